@@ -1,0 +1,261 @@
+//! Parsing YAML policy files into spanned raw types, strictly.
+//!
+//! Two passes per file: a lint over the parser's events (YAML 1.1 traps that a typed parse would
+//! silently accept as strings), then the typed parse with serde-saphyr in strict mode. Every
+//! problem becomes a [`Diagnostic`] pointing at file, line and column.
+
+pub mod model;
+pub mod spanned;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+use serde_saphyr::{DefaultMessageFormatter, DuplicateKeyPolicy, Error, MergeKeyPolicy, MessageFormatter};
+
+use crate::diag::{Diagnostic, suggest};
+
+/// Largest policy file accepted.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        duplicate_keys: DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        no_schema: true,
+        merge_keys: MergeKeyPolicy::Error,
+        legacy_octal_numbers: false,
+        reject_unsupported_tags: true,
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_reader_input_bytes: Some(MAX_FILE_BYTES),
+            max_depth: 48,
+            max_nodes: 200_000,
+            max_aliases: 100,
+            max_documents: 1,
+        },
+        alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 10_000 },
+    }
+}
+
+/// Parses `text` (the contents of `path`) into `T`, pushing every problem found onto `diags`.
+/// Returns `None` when the file cannot be used.
+pub fn parse<T: DeserializeOwned>(path: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    if text.len() > MAX_FILE_BYTES {
+        diags.push(
+            Diagnostic::error("file-too-large", format!("{path} is larger than {MAX_FILE_BYTES} bytes"))
+                .at(path, 0..0, "this file")
+                .help("split it into several files"),
+        );
+        return None;
+    }
+    let lints = lint(path, text);
+    let lint_starts: Vec<usize> = lints.iter().filter_map(|d| d.primary().map(|l| l.span.start)).collect();
+    let has_lint_errors = !lints.is_empty();
+    diags.extend(lints);
+    match serde_saphyr::from_str_with_options::<T>(text, options()) {
+        Ok(v) if !has_lint_errors => Some(v),
+        Ok(_) => None,
+        Err(e) => {
+            let d = from_saphyr(path, &e);
+            // The lint already explained a problem at this exact place, in better words.
+            let dup = d.primary().is_some_and(|l| lint_starts.contains(&l.span.start));
+            if !dup {
+                diags.push(d);
+            }
+            None
+        }
+    }
+}
+
+const YAML11_BOOLEANS: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+];
+
+/// Finds plain scalars that YAML 1.1 and YAML 1.2 read differently.
+fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else { break }; // syntax errors are reported by the typed parse
+        let Event::Scalar(value, ScalarStyle::Plain, _, None) = event else { continue };
+        let (Some(start), Some(end)) = (span.start.byte_offset(), span.end.byte_offset()) else { continue };
+        let v = value.as_ref();
+        if YAML11_BOOLEANS.contains(&v) {
+            out.push(
+                Diagnostic::error("yaml11-boolean", format!("`{v}` means a boolean in YAML 1.1 but a string in YAML 1.2"))
+                    .at(path, start..end, "ambiguous value")
+                    .help(format!("write `true` or `false` for a boolean, or quote it (\"{v}\") for a string")),
+            );
+        } else if is_leading_zero_integer(v) {
+            out.push(
+                Diagnostic::error("yaml-octal", format!("`{v}` has a leading zero: YAML 1.1 reads it as octal, YAML 1.2 as decimal"))
+                    .at(path, start..end, "ambiguous number")
+                    .help(format!("quote it (\"{v}\"); file modes are strings in mmc")),
+            );
+        } else if let Some(as_number) = lossy_decimal(v) {
+            out.push(
+                Diagnostic::error("yaml-float-version", format!("`{v}` is read as the number {as_number}, not as the text `{v}`"))
+                    .at(path, start..end, "unquoted version-like number")
+                    .help(format!("quote it (\"{v}\") if it is a version; write {as_number} if you mean the number")),
+            );
+        }
+    }
+    out
+}
+
+fn is_leading_zero_integer(v: &str) -> bool {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `1.10` → `Some("1.1")`: a decimal whose fraction ends in a zero after another digit, so reading
+/// it as a number loses what was written.
+fn lossy_decimal(v: &str) -> Option<String> {
+    let (int, frac) = v.split_once('.')?;
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || frac.len() < 2 {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || !frac.ends_with('0') {
+        return None;
+    }
+    let trimmed = frac.trim_end_matches('0');
+    Some(if trimmed.is_empty() { format!("{int}.0") } else { format!("{int}.{trimmed}") })
+}
+
+/// Converts a serde-saphyr error into a diagnostic with a span, a clear message and, where a name
+/// was misspelled, a suggestion.
+fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
+    let err = err.without_snippet();
+    let span = err
+        .location()
+        .and_then(|l| {
+            let s = l.span();
+            let start = s.byte_offset()? as usize;
+            Some(start..start + s.byte_len().unwrap_or(0) as usize)
+        })
+        .unwrap_or(0..0);
+    let d = match err {
+        Error::SerdeUnknownField { field, expected, .. } => {
+            let d = Diagnostic::error("unknown-key", format!("unknown key `{field}`")).at(path, span, "not a valid key here");
+            match suggest(field, expected.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("valid keys here are: {}", expected.join(", "))),
+            }
+        }
+        Error::SerdeUnknownVariant { variant, expected, .. } => {
+            let d = Diagnostic::error("unknown-value", format!("unknown value `{variant}`")).at(path, span, "not one of the allowed values");
+            match suggest(variant, expected.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`? allowed: {}", expected.join(", "))),
+                None => d.help(format!("allowed values: {}", expected.join(", "))),
+            }
+        }
+        Error::SerdeMissingField { field, .. } => {
+            Diagnostic::error("missing-key", format!("missing required key `{field}`")).at(path, span, format!("`{field}` is required here"))
+        }
+        Error::DuplicateMappingKey { key, .. } => {
+            let name = key.as_deref().unwrap_or("?");
+            Diagnostic::error("duplicate-key", format!("duplicate key `{name}`"))
+                .at(path, span, "this key already appears above in the same mapping")
+                .help("YAML keeps only one of them; remove one")
+        }
+        Error::MergeKeyNotAllowed { .. } => Diagnostic::error("merge-key", "YAML merge keys (`<<`) are not allowed")
+            .at(path, span, "merge key")
+            .help("write the keys out: a policy file should say what it means without YAML inheritance"),
+        Error::InvalidBooleanStrict { .. } => Diagnostic::error("invalid-boolean", "a boolean must be written `true` or `false`")
+            .at(path, span, "not `true` or `false`"),
+        Error::QuotingRequired { value, .. } => Diagnostic::error("must-quote", format!("`{value}` must be quoted here"))
+            .at(path, span, "YAML reads this as a number or boolean")
+            .help(format!("write \"{value}\"")),
+        Error::Budget { .. } => Diagnostic::error("yaml-budget", message(err)).at(path, span, "limit reached here"),
+        _ => Diagnostic::error("yaml", message(err)).at(path, span, ""),
+    };
+    d
+}
+
+fn message(err: &Error) -> String {
+    let text = DefaultMessageFormatter.format_message(err).into_owned();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => "invalid YAML".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model::*;
+    use super::*;
+
+    fn errors(text: &str) -> Vec<(&'static str, String, usize)> {
+        let mut diags = Vec::new();
+        let _ = parse::<ItemsFile>("items.yaml", text, &mut diags);
+        diags.iter().map(|d| (d.code, d.message.clone(), d.primary().unwrap().span.start)).collect()
+    }
+
+    #[test]
+    fn accepts_a_valid_item() {
+        let mut diags = Vec::new();
+        let f: Option<ItemsFile> = parse("i.yaml", "items:\n  - name: Firefox\n    kind: package\n    version: \"128.0\"\n", &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let f = f.unwrap();
+        assert_eq!(f.items[0].name.value, "Firefox");
+        assert_eq!(f.items[0].name.span, 17..24);
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let mut diags = Vec::new();
+        let _ = parse::<ItemsFile>("i.yaml", "items:\n  - name: A\n    kind: file\n    conten: x\n", &mut diags);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, "unknown-key");
+        assert_eq!(diags[0].help.as_deref(), Some("did you mean `content`?"));
+    }
+
+    #[test]
+    fn yaml11_booleans_are_errors_anywhere() {
+        let e = errors("items:\n  - name: yes\n    kind: script\n");
+        assert_eq!(e[0].0, "yaml11-boolean");
+        let e = errors("items:\n  - name: A\n    kind: package\n    unattended_install: yes\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "yaml11-boolean");
+        assert!(errors("items:\n  - name: \"yes\"\n    kind: script\n").is_empty());
+    }
+
+    #[test]
+    fn float_versions_and_octal_modes_are_errors() {
+        let e = errors("items:\n  - name: A\n    kind: package\n    version: 1.10\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "yaml-float-version");
+        assert!(e[0].1.contains("number 1.1"));
+        let e = errors("items:\n  - name: A\n    kind: file\n    mode: 0644\n");
+        assert_eq!(e[0].0, "yaml-octal");
+        // A version YAML cannot read as a float is still required to be quoted.
+        let e = errors("items:\n  - name: A\n    kind: package\n    version: 128.0\n");
+        assert_eq!(e[0].0, "must-quote");
+    }
+
+    #[test]
+    fn duplicate_and_merge_keys_are_errors() {
+        let e = errors("items:\n  - name: A\n    name: B\n    kind: file\n");
+        assert_eq!(e[0].0, "duplicate-key");
+        let e = errors("base: &b {kind: file}\nitems:\n  - <<: *b\n    name: A\n");
+        assert!(e.iter().any(|(c, _, _)| *c == "merge-key" || *c == "unknown-key"), "{e:?}");
+    }
+
+    #[test]
+    fn free_form_values_keep_spans() {
+        let text = "items:\n  - name: P\n    kind: preference\n    values:\n      idleTime: 600\n      modulePath: \"/x\"\n";
+        let mut diags = Vec::new();
+        let f: ItemsFile = parse("i.yaml", text, &mut diags).unwrap();
+        let spanned::Value::Dict(entries) = &f.items[0].values.as_ref().unwrap().value else { panic!() };
+        assert_eq!(&text[entries[1].1.span.clone()], "\"/x\"");
+        assert_eq!(entries[0].1.value, spanned::Value::Integer(600));
+    }
+
+    #[test]
+    fn lossy_decimal_only_flags_trailing_zeros() {
+        assert_eq!(lossy_decimal("1.10"), Some("1.1".into()));
+        assert_eq!(lossy_decimal("10.00"), Some("10.0".into()));
+        assert_eq!(lossy_decimal("1.5"), None);
+        assert_eq!(lossy_decimal("2.0"), None);
+        assert_eq!(lossy_decimal("1.2.0"), None);
+    }
+}

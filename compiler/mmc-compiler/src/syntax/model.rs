@@ -1,0 +1,402 @@
+//! Raw, spanned types of the policy format v1, exactly as written in YAML.
+//!
+//! Every struct rejects unknown keys. Fields that a later check points at are `Sp<T>`.
+//! The doc comments become descriptions in the JSON Schema that `mmc schema` prints.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::spanned::{Sp, Value};
+
+type Text = Sp<String>;
+type Names = Option<Vec<Sp<String>>>;
+
+/// `mmc.yaml`: the policy repository's settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoFile {
+    /// Version of the policy format. Always `1`.
+    pub mmc_version: Sp<u32>,
+    pub org: Org,
+    /// Release tracks (Munki catalogs), from least to most stable, e.g. `[testing, stable]`.
+    pub tracks: Vec<Text>,
+    /// The bundles `mmc build` produces.
+    pub bundles: Vec<BundleDef>,
+    #[serde(default)]
+    pub signing: Option<Signing>,
+    /// Template variables, available as `{{ vars.NAME }}` in string values.
+    #[serde(default)]
+    pub vars: Option<Sp<Value>>,
+}
+
+/// The organisation that owns the fleet.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Org {
+    /// Name shown in profiles (PayloadOrganization).
+    pub name: Text,
+    /// Reverse-DNS prefix, e.g. `com.example`. Seeds the deterministic PayloadUUIDs and defaults.
+    pub identifier_prefix: Text,
+}
+
+/// One bundle: everything one group of Macs receives.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleDef {
+    /// File-name-safe name, e.g. `stable`.
+    pub name: Text,
+    /// The track whose items this bundle carries.
+    pub track: Text,
+    /// Who may apply it; agents compare it with their own. Default: `<identifier_prefix>:<name>`.
+    #[serde(default)]
+    pub audience: Option<Text>,
+    /// How long a bundle stays valid after its commit, e.g. `30d`, `12h`, `2w`. Default `30d`.
+    #[serde(default)]
+    pub expires_after: Option<Text>,
+    /// Manifests to check and ship (their includes come along). Default: all manifests.
+    #[serde(default)]
+    pub manifests: Names,
+    #[serde(default)]
+    pub description: Option<Text>,
+}
+
+/// Signing policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// Key ids (hex SHA-256 of the ed25519 public key, as `mmc keygen` prints) agents trust.
+    #[serde(default)]
+    pub trusted_keys: Vec<Text>,
+}
+
+/// A file under `policies/items/`: a list of items.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsFile {
+    pub items: Vec<RawItem>,
+}
+
+/// What an item is. Munki's pkginfo keys are used wherever Munki has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A flat package installed by Munki's rules (pkginfo).
+    Package,
+    /// A check script and a remediation script (Munki `nopkg`; a massmgmt module).
+    Script,
+    /// Managed keys of a preference domain (`defaults write` as data, verified by reading back).
+    Preference,
+    /// A file with fixed content, mode and owner.
+    File,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Package => "package",
+            Kind::Script => "script",
+            Kind::Preference => "preference",
+            Kind::File => "file",
+        }
+    }
+}
+
+/// One item. Which keys are allowed depends on `kind`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawItem {
+    /// Unique name that manifests refer to (Munki `name`).
+    pub name: Text,
+    pub kind: Sp<Kind>,
+    /// Version string; always quote it (`"1.10"`). Required for packages and scripts.
+    #[serde(default)]
+    pub version: Option<Text>,
+    #[serde(default)]
+    pub display_name: Option<Text>,
+    #[serde(default)]
+    pub description: Option<Text>,
+    /// Tracks this item is released to. Default: every track.
+    #[serde(default)]
+    pub catalogs: Names,
+    #[serde(default)]
+    pub category: Option<Text>,
+    #[serde(default)]
+    pub developer: Option<Text>,
+    #[serde(default)]
+    pub notes: Option<Text>,
+
+    // package
+    /// Path of the installer relative to the Munki repo's `pkgs/` (package).
+    #[serde(default)]
+    pub installer_item_location: Option<Text>,
+    /// SHA-256 of the installer, 64 hex digits (package).
+    #[serde(default)]
+    pub installer_item_hash: Option<Text>,
+    /// Installer size in KiB (package).
+    #[serde(default)]
+    pub installer_item_size: Option<Sp<u64>>,
+    /// Installed size in KiB (package).
+    #[serde(default)]
+    pub installed_size: Option<Sp<u64>>,
+    /// What proves the item is installed (package).
+    #[serde(default)]
+    pub installs: Option<Vec<InstallsItem>>,
+    /// Package receipts (package).
+    #[serde(default)]
+    pub receipts: Option<Vec<Receipt>>,
+    #[serde(default)]
+    pub minimum_os_version: Option<Text>,
+    #[serde(default)]
+    pub maximum_os_version: Option<Text>,
+    /// `arm64` and/or `x86_64`.
+    #[serde(default)]
+    pub supported_architectures: Names,
+    /// Items that must be installed first.
+    #[serde(default)]
+    pub requires: Names,
+    /// Items this one is an update for.
+    #[serde(default)]
+    pub update_for: Names,
+    /// Applications that must be closed before installing.
+    #[serde(default)]
+    pub blocking_applications: Names,
+    #[serde(default)]
+    pub unattended_install: Option<Sp<bool>>,
+    #[serde(default)]
+    pub unattended_uninstall: Option<Sp<bool>>,
+    #[serde(default)]
+    pub uninstallable: Option<Sp<bool>>,
+    /// `removepackages`, `remove_copied_items` or `uninstall_script`.
+    #[serde(default)]
+    pub uninstall_method: Option<Text>,
+    #[serde(default, rename = "RestartAction")]
+    pub restart_action: Option<Sp<RestartAction>>,
+    /// Never counted as installed; runs every time it is requested (Munki `OnDemand`).
+    #[serde(default, rename = "OnDemand")]
+    pub on_demand: Option<Sp<bool>>,
+
+    // scripts (package and script)
+    /// Exit 0 means "needs install"; any other exit means installed.
+    #[serde(default)]
+    pub installcheck_script: Option<Text>,
+    #[serde(default)]
+    pub uninstallcheck_script: Option<Text>,
+    #[serde(default)]
+    pub preinstall_script: Option<Text>,
+    /// For a `script` item, the remediation that runs when the check says so.
+    #[serde(default)]
+    pub postinstall_script: Option<Text>,
+    #[serde(default)]
+    pub preuninstall_script: Option<Text>,
+    #[serde(default)]
+    pub postuninstall_script: Option<Text>,
+    #[serde(default)]
+    pub uninstall_script: Option<Text>,
+
+    // preference
+    /// Preference domain, e.g. `com.apple.screensaver` (preference).
+    #[serde(default)]
+    pub domain: Option<Text>,
+    /// `system` (`/Library/Preferences`, the default) or `user` (every user's ByHost-free domain).
+    #[serde(default)]
+    pub scope: Option<Sp<PrefScope>>,
+    /// Managed keys and their values; keys not listed are left alone (preference).
+    #[serde(default)]
+    pub values: Option<Sp<Value>>,
+
+    // file
+    /// Absolute path on the Mac (file).
+    #[serde(default)]
+    pub path: Option<Text>,
+    /// Full content of the file; templates allowed (file).
+    #[serde(default)]
+    pub content: Option<Text>,
+    /// Octal mode as a quoted string, e.g. `"0644"` (file).
+    #[serde(default)]
+    pub mode: Option<Text>,
+    /// Owner user name, default `root` (file).
+    #[serde(default)]
+    pub owner: Option<Text>,
+    /// Group name, default `wheel` (file).
+    #[serde(default)]
+    pub group: Option<Text>,
+}
+
+/// Munki's `RestartAction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum RestartAction {
+    None,
+    RequireRestart,
+    RecommendRestart,
+    RequireLogout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PrefScope {
+    System,
+    User,
+}
+
+/// A Munki `installs` entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallsItem {
+    /// `application`, `bundle`, `plist` or `file`.
+    #[serde(rename = "type")]
+    pub kind: Sp<InstallsType>,
+    pub path: Text,
+    #[serde(default, rename = "CFBundleIdentifier")]
+    pub bundle_identifier: Option<Text>,
+    #[serde(default, rename = "CFBundleName")]
+    pub bundle_name: Option<Text>,
+    #[serde(default, rename = "CFBundleShortVersionString")]
+    pub short_version: Option<Text>,
+    #[serde(default, rename = "CFBundleVersion")]
+    pub bundle_version: Option<Text>,
+    #[serde(default)]
+    pub version_comparison_key: Option<Text>,
+    #[serde(default)]
+    pub md5checksum: Option<Text>,
+    #[serde(default)]
+    pub minosversion: Option<Text>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallsType {
+    Application,
+    Bundle,
+    Plist,
+    File,
+}
+
+impl InstallsType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallsType::Application => "application",
+            InstallsType::Bundle => "bundle",
+            InstallsType::Plist => "plist",
+            InstallsType::File => "file",
+        }
+    }
+}
+
+/// A Munki `receipts` entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    pub packageid: Text,
+    pub version: Text,
+    /// An optional receipt is ignored when deciding whether the item is installed.
+    #[serde(default)]
+    pub optional: Option<Sp<bool>>,
+}
+
+/// A file under `policies/manifests/`: a Munki manifest. Its name is its path below that folder,
+/// without `.yaml`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    #[serde(default)]
+    pub display_name: Option<Text>,
+    #[serde(default)]
+    pub notes: Option<Text>,
+    /// Tracks to take items from. Default: the bundle's track.
+    #[serde(default)]
+    pub catalogs: Names,
+    /// Other manifests whose items this one gets first.
+    #[serde(default)]
+    pub included_manifests: Names,
+    #[serde(default)]
+    pub managed_installs: Names,
+    #[serde(default)]
+    pub managed_uninstalls: Names,
+    #[serde(default)]
+    pub managed_updates: Names,
+    #[serde(default)]
+    pub optional_installs: Names,
+    #[serde(default)]
+    pub featured_items: Names,
+    #[serde(default)]
+    pub default_installs: Names,
+    #[serde(default)]
+    pub conditional_items: Option<Vec<ConditionalItem>>,
+}
+
+/// Items that apply when `condition` (an NSPredicate over facts) is true on the Mac.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionalItem {
+    /// NSPredicate, e.g. `machine_type == "laptop" AND os_vers_major >= 14`.
+    pub condition: Text,
+    #[serde(default)]
+    pub catalogs: Names,
+    #[serde(default)]
+    pub included_manifests: Names,
+    #[serde(default)]
+    pub managed_installs: Names,
+    #[serde(default)]
+    pub managed_uninstalls: Names,
+    #[serde(default)]
+    pub managed_updates: Names,
+    #[serde(default)]
+    pub optional_installs: Names,
+    #[serde(default)]
+    pub featured_items: Names,
+    #[serde(default)]
+    pub default_installs: Names,
+    #[serde(default)]
+    pub conditional_items: Option<Vec<ConditionalItem>>,
+}
+
+/// A file under `profiles/`: one configuration profile.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    /// PayloadIdentifier of the profile. Default: `<identifier_prefix>.<file name>`.
+    #[serde(default)]
+    pub identifier: Option<Text>,
+    /// PayloadDisplayName, shown in System Settings.
+    pub display_name: Text,
+    #[serde(default)]
+    pub description: Option<Text>,
+    /// PayloadOrganization. Default: the org's name.
+    #[serde(default)]
+    pub organization: Option<Text>,
+    /// PayloadScope: `System` (default) or `User`.
+    #[serde(default)]
+    pub scope: Option<Sp<ProfileScope>>,
+    /// PayloadRemovalDisallowed.
+    #[serde(default)]
+    pub removal_disallowed: Option<Sp<bool>>,
+    /// Tracks this profile is released to. Default: every track.
+    #[serde(default)]
+    pub catalogs: Names,
+    pub payloads: Vec<RawPayload>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum ProfileScope {
+    System,
+    User,
+}
+
+/// One payload of a profile.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPayload {
+    /// PayloadType, e.g. `com.apple.screensaver`.
+    #[serde(rename = "type")]
+    pub payload_type: Text,
+    /// PayloadIdentifier. Default: `<profile identifier>.<type>`.
+    #[serde(default)]
+    pub identifier: Option<Text>,
+    #[serde(default)]
+    pub display_name: Option<Text>,
+    #[serde(default)]
+    pub description: Option<Text>,
+    /// The payload's own keys and values (everything except the Payload* keys, which mmc sets).
+    #[serde(default)]
+    pub settings: Option<Sp<Value>>,
+}
