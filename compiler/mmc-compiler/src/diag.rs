@@ -50,18 +50,31 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
     }
 
     /// Points at `span` in `file` as the main location.
     pub fn at(mut self, file: &str, span: Range<usize>, label: impl Into<String>) -> Self {
-        self.labels.push(Label { file: file.to_owned(), span, message: label.into(), primary: true });
+        self.labels.push(Label {
+            file: file.to_owned(),
+            span,
+            message: label.into(),
+            primary: true,
+        });
         self
     }
 
     /// Adds a secondary location, e.g. where a similar name is defined.
     pub fn also(mut self, file: &str, span: Range<usize>, label: impl Into<String>) -> Self {
-        self.labels.push(Label { file: file.to_owned(), span, message: label.into(), primary: false });
+        self.labels.push(Label {
+            file: file.to_owned(),
+            span,
+            message: label.into(),
+            primary: false,
+        });
         self
     }
 
@@ -76,7 +89,10 @@ impl Diagnostic {
     }
 
     pub fn primary(&self) -> Option<&Label> {
-        self.labels.iter().find(|l| l.primary).or(self.labels.first())
+        self.labels
+            .iter()
+            .find(|l| l.primary)
+            .or(self.labels.first())
     }
 
     pub fn is_error(&self) -> bool {
@@ -88,8 +104,14 @@ impl Diagnostic {
 /// bundle is reported once).
 pub fn normalize(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| {
-        let key = |d: &Diagnostic| d.primary().map(|l| (l.file.clone(), l.span.start, l.span.end));
-        key(a).cmp(&key(b)).then(a.code.cmp(b.code)).then(a.message.cmp(&b.message))
+        let key = |d: &Diagnostic| {
+            d.primary()
+                .map(|l| (l.file.clone(), l.span.start, l.span.end))
+        };
+        key(a)
+            .cmp(&key(b))
+            .then(a.code.cmp(b.code))
+            .then(a.message.cmp(&b.message))
     });
     diags.dedup();
 }
@@ -98,7 +120,12 @@ pub fn normalize(diags: &mut Vec<Diagnostic>) {
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
@@ -122,8 +149,15 @@ pub fn render_human(diag: &Diagnostic, files: &FileSet, styled: bool) -> String 
         let text = files.get(file).unwrap_or("");
         let mut snippet = Snippet::source(text).path(file);
         for label in diag.labels.iter().filter(|l| l.file == file) {
-            let kind = if label.primary { AnnotationKind::Primary } else { AnnotationKind::Context };
-            snippet = snippet.annotation(kind.span(clamp_span(text, label.span.clone())).label(label.message.as_str()));
+            let kind = if label.primary {
+                AnnotationKind::Primary
+            } else {
+                AnnotationKind::Context
+            };
+            snippet = snippet.annotation(
+                kind.span(clamp_span(text, label.span.clone()))
+                    .label(label.message.as_str()),
+            );
         }
         group = group.element(snippet);
     }
@@ -133,7 +167,11 @@ pub fn render_human(diag: &Diagnostic, files: &FileSet, styled: bool) -> String 
     if let Some(help) = &diag.help {
         group = group.element(Level::HELP.message(help.as_str()));
     }
-    let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+    let renderer = if styled {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     renderer.render(&[group])
 }
 
@@ -168,7 +206,11 @@ fn locate<'a>(diag: &'a Diagnostic, files: &FileSet) -> Option<Located<'a>> {
     let label = diag.primary()?;
     let text = files.get(&label.file).unwrap_or("");
     let span = clamp_span(text, label.span.clone());
-    Some(Located { file: &label.file, start: line_col(text, span.start), end: line_col(text, span.end) })
+    Some(Located {
+        file: &label.file,
+        start: line_col(text, span.start),
+        end: line_col(text, span.end),
+    })
 }
 
 /// One JSON object on one line (JSON Lines).
@@ -223,7 +265,9 @@ pub fn render_github(diag: &Diagnostic, files: &FileSet) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -236,9 +280,16 @@ mod tests {
 
     fn sample() -> (Diagnostic, FileSet) {
         let mut files = FileSet::new();
-        files.insert("policies/manifests/site.yaml", "managed_installs:\n  - Firefx\n");
+        files.insert(
+            "policies/manifests/site.yaml",
+            "managed_installs:\n  - Firefx\n",
+        );
         let d = Diagnostic::error("unknown-item", "unknown item `Firefx`")
-            .at("policies/manifests/site.yaml", 22..28, "no item of this name in track `stable`")
+            .at(
+                "policies/manifests/site.yaml",
+                22..28,
+                "no item of this name in track `stable`",
+            )
             .help("did you mean `Firefox`?");
         (d, files)
     }
@@ -257,14 +308,22 @@ mod tests {
     fn github_escapes_newlines_and_separators() {
         let (d, files) = sample();
         let out = render_github(&d, &files);
-        assert!(out.starts_with("::error title=mmc unknown-item,file=policies/manifests/site.yaml,line=2,col=5,"), "{out}");
+        assert!(
+            out.starts_with(
+                "::error title=mmc unknown-item,file=policies/manifests/site.yaml,line=2,col=5,"
+            ),
+            "{out}"
+        );
         assert!(out.contains("%0Ahelp: did you mean `Firefox`?"), "{out}");
         assert!(!out.contains('\n'));
     }
 
     #[test]
     fn suggest_picks_the_closest_name() {
-        assert_eq!(suggest("Firefx", ["Chrome", "Firefox", "FirefoxESR"]), Some("Firefox"));
+        assert_eq!(
+            suggest("Firefx", ["Chrome", "Firefox", "FirefoxESR"]),
+            Some("Firefox")
+        );
         assert_eq!(suggest("zzz", ["Chrome", "Firefox"]), None);
     }
 }

@@ -4,5 +4,131 @@
 //! the network. Problems in policies are [`diag::Diagnostic`]s, never panics or `Err`s.
 
 pub mod diag;
+pub mod emit;
+pub mod ir;
+pub mod load;
+pub mod lower;
+pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod template;
+
+use std::collections::BTreeMap;
+
+use diag::Diagnostic;
+use source::FileSet;
+
+/// What one compile produced. When `diagnostics` holds an error, nothing may be written.
+#[derive(Debug)]
+pub struct Compiled {
+    pub bundles: Vec<BundleOutput>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// One bundle's files, before packaging.
+#[derive(Debug, Clone)]
+pub struct BundleOutput {
+    pub name: String,
+    pub track: String,
+    pub audience: String,
+    pub expires_after_secs: i64,
+    pub trusted_keys: Vec<String>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Compiles a policy repository held in memory.
+pub fn compile(files: &FileSet) -> Compiled {
+    let mut diagnostics = Vec::new();
+    let mut bundles = Vec::new();
+    if let Some(loaded) = load::load(files, &mut diagnostics) {
+        for b in lower::lower(files, &loaded, &mut diagnostics) {
+            bundles.push(BundleOutput {
+                files: emit::emit(&b),
+                name: b.name,
+                track: b.track,
+                audience: b.audience,
+                expires_after_secs: b.expires_after_secs,
+                trusted_keys: b.trusted_keys,
+            });
+        }
+    }
+    diag::normalize(&mut diagnostics);
+    Compiled {
+        bundles,
+        diagnostics,
+    }
+}
+
+/// When and as which version a bundle is built. The CLI derives both from the commit, so the same
+/// commit always gives the same bundle.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    pub version: u64,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// A packaged, signed bundle.
+#[derive(Debug, Clone)]
+pub struct Packaged {
+    /// `NAME-VERSION.tar.gz`
+    pub file_name: String,
+    pub archive: Vec<u8>,
+    /// The DSSE envelope, written next to the archive as `NAME-VERSION.tar.gz.sig`.
+    pub envelope: Vec<u8>,
+    pub statement: mmc_bundle::Statement,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("cannot build the archive: {0}")]
+    Archive(#[from] mmc_bundle::WriteError),
+    #[error("the build time {0} is out of range")]
+    Time(i64),
+}
+
+/// Builds the deterministic archive and signs a statement over it.
+pub fn package(
+    b: &BundleOutput,
+    stamp: Stamp,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<Packaged, PackageError> {
+    use sha2::{Digest, Sha256};
+    let archive = mmc_bundle::write_archive(&b.files)?;
+    let created = jiff::Timestamp::from_second(stamp.created)
+        .map_err(|_| PackageError::Time(stamp.created))?;
+    let expires_at = stamp
+        .created
+        .checked_add(b.expires_after_secs)
+        .ok_or(PackageError::Time(stamp.created))?;
+    let expires =
+        jiff::Timestamp::from_second(expires_at).map_err(|_| PackageError::Time(expires_at))?;
+    let file_name = format!("{}-{}.tar.gz", b.name, stamp.version);
+    let statement = mmc_bundle::Statement {
+        format: mmc_bundle::FORMAT_VERSION,
+        name: b.name.clone(),
+        audience: b.audience.clone(),
+        version: stamp.version,
+        created: created.to_string(),
+        expires: expires.to_string(),
+        key_id: mmc_bundle::key_id(&key.verifying_key()),
+        archive: mmc_bundle::ArchiveRef {
+            file: file_name.clone(),
+            length: archive.len() as u64,
+            sha256: emit::hex(&Sha256::digest(&archive)),
+        },
+    };
+    let envelope = mmc_bundle::sign(&statement, key);
+    Ok(Packaged {
+        file_name,
+        archive,
+        envelope,
+        statement,
+    })
+}

@@ -34,7 +34,8 @@ impl FileSet {
     /// Files under `dir/` whose name ends in `.yaml` or `.yml`, in path order.
     pub fn yaml_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.iter().filter(move |(p, _)| {
-            p.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+            p.strip_prefix(dir)
+                .is_some_and(|rest| rest.starts_with('/'))
                 && (p.ends_with(".yaml") || p.ends_with(".yml"))
         })
     }

@@ -9,7 +9,9 @@ pub mod spanned;
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
-use serde_saphyr::{DefaultMessageFormatter, DuplicateKeyPolicy, Error, MergeKeyPolicy, MessageFormatter};
+use serde_saphyr::{
+    DefaultMessageFormatter, DuplicateKeyPolicy, Error, MergeKeyPolicy, MessageFormatter,
+};
 
 use crate::diag::{Diagnostic, suggest};
 
@@ -38,17 +40,27 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses `text` (the contents of `path`) into `T`, pushing every problem found onto `diags`.
 /// Returns `None` when the file cannot be used.
-pub fn parse<T: DeserializeOwned>(path: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<T> {
+pub fn parse<T: DeserializeOwned>(
+    path: &str,
+    text: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
     if text.len() > MAX_FILE_BYTES {
         diags.push(
-            Diagnostic::error("file-too-large", format!("{path} is larger than {MAX_FILE_BYTES} bytes"))
-                .at(path, 0..0, "this file")
-                .help("split it into several files"),
+            Diagnostic::error(
+                "file-too-large",
+                format!("{path} is larger than {MAX_FILE_BYTES} bytes"),
+            )
+            .at(path, 0..0, "this file")
+            .help("split it into several files"),
         );
         return None;
     }
     let lints = lint(path, text);
-    let lint_starts: Vec<usize> = lints.iter().filter_map(|d| d.primary().map(|l| l.span.start)).collect();
+    let lint_starts: Vec<usize> = lints
+        .iter()
+        .filter_map(|d| d.primary().map(|l| l.span.start))
+        .collect();
     let has_lint_errors = !lints.is_empty();
     diags.extend(lints);
     match serde_saphyr::from_str_with_options::<T>(text, options()) {
@@ -57,7 +69,9 @@ pub fn parse<T: DeserializeOwned>(path: &str, text: &str, diags: &mut Vec<Diagno
         Err(e) => {
             let d = from_saphyr(path, &e);
             // The lint already explained a problem at this exact place, in better words.
-            let dup = d.primary().is_some_and(|l| lint_starts.contains(&l.span.start));
+            let dup = d
+                .primary()
+                .is_some_and(|l| lint_starts.contains(&l.span.start));
             if !dup {
                 diags.push(d);
             }
@@ -67,7 +81,8 @@ pub fn parse<T: DeserializeOwned>(path: &str, text: &str, diags: &mut Vec<Diagno
 }
 
 const YAML11_BOOLEANS: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF",
 ];
 
 /// Finds plain scalars that YAML 1.1 and YAML 1.2 read differently.
@@ -75,20 +90,34 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break }; // syntax errors are reported by the typed parse
-        let Event::Scalar(value, ScalarStyle::Plain, _, None) = event else { continue };
-        let (Some(start), Some(end)) = (span.start.byte_offset(), span.end.byte_offset()) else { continue };
+        let Event::Scalar(value, ScalarStyle::Plain, _, None) = event else {
+            continue;
+        };
+        let (Some(start), Some(end)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+            continue;
+        };
         let v = value.as_ref();
         if YAML11_BOOLEANS.contains(&v) {
             out.push(
-                Diagnostic::error("yaml11-boolean", format!("`{v}` means a boolean in YAML 1.1 but a string in YAML 1.2"))
-                    .at(path, start..end, "ambiguous value")
-                    .help(format!("write `true` or `false` for a boolean, or quote it (\"{v}\") for a string")),
+                Diagnostic::error(
+                    "yaml11-boolean",
+                    format!("`{v}` means a boolean in YAML 1.1 but a string in YAML 1.2"),
+                )
+                .at(path, start..end, "ambiguous value")
+                .help(format!(
+                    "write `true` or `false` for a boolean, or quote it (\"{v}\") for a string"
+                )),
             );
         } else if is_leading_zero_integer(v) {
             out.push(
-                Diagnostic::error("yaml-octal", format!("`{v}` has a leading zero: YAML 1.1 reads it as octal, YAML 1.2 as decimal"))
-                    .at(path, start..end, "ambiguous number")
-                    .help(format!("quote it (\"{v}\"); file modes are strings in mmc")),
+                Diagnostic::error(
+                    "yaml-octal",
+                    format!(
+                        "`{v}` has a leading zero: YAML 1.1 reads it as octal, YAML 1.2 as decimal"
+                    ),
+                )
+                .at(path, start..end, "ambiguous number")
+                .help(format!("quote it (\"{v}\"); file modes are strings in mmc")),
             );
         } else if let Some(as_number) = lossy_decimal(v) {
             out.push(
@@ -117,7 +146,11 @@ fn lossy_decimal(v: &str) -> Option<String> {
         return None;
     }
     let trimmed = frac.trim_end_matches('0');
-    Some(if trimmed.is_empty() { format!("{int}.0") } else { format!("{int}.{trimmed}") })
+    Some(if trimmed.is_empty() {
+        format!("{int}.0")
+    } else {
+        format!("{int}.{trimmed}")
+    })
 }
 
 /// Converts a serde-saphyr error into a diagnostic with a span, a clear message and, where a name
@@ -133,38 +166,71 @@ fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
         })
         .unwrap_or(0..0);
     let d = match err {
-        Error::SerdeUnknownField { field, expected, .. } => {
-            let d = Diagnostic::error("unknown-key", format!("unknown key `{field}`")).at(path, span, "not a valid key here");
+        Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let d = Diagnostic::error("unknown-key", format!("unknown key `{field}`")).at(
+                path,
+                span,
+                "not a valid key here",
+            );
             match suggest(field, expected.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!("valid keys here are: {}", expected.join(", "))),
             }
         }
-        Error::SerdeUnknownVariant { variant, expected, .. } => {
-            let d = Diagnostic::error("unknown-value", format!("unknown value `{variant}`")).at(path, span, "not one of the allowed values");
+        Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let d = Diagnostic::error("unknown-value", format!("unknown value `{variant}`")).at(
+                path,
+                span,
+                "not one of the allowed values",
+            );
             match suggest(variant, expected.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`? allowed: {}", expected.join(", "))),
+                Some(s) => d.help(format!(
+                    "did you mean `{s}`? allowed: {}",
+                    expected.join(", ")
+                )),
                 None => d.help(format!("allowed values: {}", expected.join(", "))),
             }
         }
-        Error::SerdeMissingField { field, .. } => {
-            Diagnostic::error("missing-key", format!("missing required key `{field}`")).at(path, span, format!("`{field}` is required here"))
-        }
+        Error::SerdeMissingField { field, .. } => Diagnostic::error(
+            "missing-key",
+            format!("missing required key `{field}`"),
+        )
+        .at(path, span, format!("`{field}` is required here")),
         Error::DuplicateMappingKey { key, .. } => {
             let name = key.as_deref().unwrap_or("?");
             Diagnostic::error("duplicate-key", format!("duplicate key `{name}`"))
-                .at(path, span, "this key already appears above in the same mapping")
+                .at(
+                    path,
+                    span,
+                    "this key already appears above in the same mapping",
+                )
                 .help("YAML keeps only one of them; remove one")
         }
-        Error::MergeKeyNotAllowed { .. } => Diagnostic::error("merge-key", "YAML merge keys (`<<`) are not allowed")
-            .at(path, span, "merge key")
-            .help("write the keys out: a policy file should say what it means without YAML inheritance"),
-        Error::InvalidBooleanStrict { .. } => Diagnostic::error("invalid-boolean", "a boolean must be written `true` or `false`")
-            .at(path, span, "not `true` or `false`"),
-        Error::QuotingRequired { value, .. } => Diagnostic::error("must-quote", format!("`{value}` must be quoted here"))
-            .at(path, span, "YAML reads this as a number or boolean")
-            .help(format!("write \"{value}\"")),
-        Error::Budget { .. } => Diagnostic::error("yaml-budget", message(err)).at(path, span, "limit reached here"),
+        Error::MergeKeyNotAllowed { .. } => Diagnostic::error(
+            "merge-key",
+            "YAML merge keys (`<<`) are not allowed",
+        )
+        .at(path, span, "merge key")
+        .help(
+            "write the keys out: a policy file should say what it means without YAML inheritance",
+        ),
+        Error::InvalidBooleanStrict { .. } => Diagnostic::error(
+            "invalid-boolean",
+            "a boolean must be written `true` or `false`",
+        )
+        .at(path, span, "not `true` or `false`"),
+        Error::QuotingRequired { value, .. } => {
+            Diagnostic::error("must-quote", format!("`{value}` must be quoted here"))
+                .at(path, span, "YAML reads this as a number or boolean")
+                .help(format!("write \"{value}\""))
+        }
+        Error::Budget { .. } => {
+            Diagnostic::error("yaml-budget", message(err)).at(path, span, "limit reached here")
+        }
         _ => Diagnostic::error("yaml", message(err)).at(path, span, ""),
     };
     d
@@ -187,13 +253,20 @@ mod tests {
     fn errors(text: &str) -> Vec<(&'static str, String, usize)> {
         let mut diags = Vec::new();
         let _ = parse::<ItemsFile>("items.yaml", text, &mut diags);
-        diags.iter().map(|d| (d.code, d.message.clone(), d.primary().unwrap().span.start)).collect()
+        diags
+            .iter()
+            .map(|d| (d.code, d.message.clone(), d.primary().unwrap().span.start))
+            .collect()
     }
 
     #[test]
     fn accepts_a_valid_item() {
         let mut diags = Vec::new();
-        let f: Option<ItemsFile> = parse("i.yaml", "items:\n  - name: Firefox\n    kind: package\n    version: \"128.0\"\n", &mut diags);
+        let f: Option<ItemsFile> = parse(
+            "i.yaml",
+            "items:\n  - name: Firefox\n    kind: package\n    version: \"128.0\"\n",
+            &mut diags,
+        );
         assert!(diags.is_empty(), "{diags:?}");
         let f = f.unwrap();
         assert_eq!(f.items[0].name.value, "Firefox");
@@ -203,7 +276,11 @@ mod tests {
     #[test]
     fn unknown_key_suggests_the_closest() {
         let mut diags = Vec::new();
-        let _ = parse::<ItemsFile>("i.yaml", "items:\n  - name: A\n    kind: file\n    conten: x\n", &mut diags);
+        let _ = parse::<ItemsFile>(
+            "i.yaml",
+            "items:\n  - name: A\n    kind: file\n    conten: x\n",
+            &mut diags,
+        );
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].code, "unknown-key");
         assert_eq!(diags[0].help.as_deref(), Some("did you mean `content`?"));
@@ -237,7 +314,11 @@ mod tests {
         let e = errors("items:\n  - name: A\n    name: B\n    kind: file\n");
         assert_eq!(e[0].0, "duplicate-key");
         let e = errors("base: &b {kind: file}\nitems:\n  - <<: *b\n    name: A\n");
-        assert!(e.iter().any(|(c, _, _)| *c == "merge-key" || *c == "unknown-key"), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|(c, _, _)| *c == "merge-key" || *c == "unknown-key"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -245,7 +326,9 @@ mod tests {
         let text = "items:\n  - name: P\n    kind: preference\n    values:\n      idleTime: 600\n      modulePath: \"/x\"\n";
         let mut diags = Vec::new();
         let f: ItemsFile = parse("i.yaml", text, &mut diags).unwrap();
-        let spanned::Value::Dict(entries) = &f.items[0].values.as_ref().unwrap().value else { panic!() };
+        let spanned::Value::Dict(entries) = &f.items[0].values.as_ref().unwrap().value else {
+            panic!()
+        };
         assert_eq!(&text[entries[1].1.span.clone()], "\"/x\"");
         assert_eq!(entries[0].1.value, spanned::Value::Integer(600));
     }

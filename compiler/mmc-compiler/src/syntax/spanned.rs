@@ -32,7 +32,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
         let span = s.referenced.span();
         let start = span.byte_offset().unwrap_or(0) as usize;
         let len = span.byte_len().unwrap_or(0) as usize;
-        Ok(Sp { value: s.value, span: start..start + len })
+        Ok(Sp {
+            value: s.value,
+            span: start..start + len,
+        })
     }
 }
 
@@ -100,7 +103,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Integer(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v).map(Value::Integer).map_err(|_| E::custom(format!("integer {v} is too large for a plist integer")))
+        i64::try_from(v)
+            .map(Value::Integer)
+            .map_err(|_| E::custom(format!("integer {v} is too large for a plist integer")))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Real(v))

@@ -1,0 +1,364 @@
+//! IR → the files of one bundle, byte for byte deterministic.
+//!
+//! Layout (all paths use only `[A-Za-z0-9._-]` per component, as the bundle format requires):
+//! ```text
+//! config.json                       the agent's config: items, manifests, profiles, trust
+//! munki/pkgsinfo/NAME-VERSION.plist Munki pkginfo (packages and scripts)
+//! munki/catalogs/all, munki/catalogs/TRACK
+//! munki/manifests/NAME              Munki manifests (only items Munki installs)
+//! preferences/NAME.plist            managed keys of preference items
+//! profiles/IDENTIFIER.mobileconfig  configuration profiles
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use plist::Value as Pv;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::ir::{self, ItemSpec, MANIFEST_KEYS};
+use crate::syntax::model::Kind;
+
+/// Version of `config.json`'s layout; the agent refuses what it does not know.
+pub const CONFIG_FORMAT: u32 = 1;
+
+pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut names = Namer::default();
+
+    let mut items_json = serde_json::Map::new();
+    let mut catalog: Vec<Pv> = Vec::new();
+    for item in bundle.items.values() {
+        let entry = match &item.spec {
+            ItemSpec::Pkginfo(d) => {
+                let version = d.get("version").and_then(Pv::as_string).unwrap_or("0");
+                let path = names.file(
+                    "munki/pkgsinfo",
+                    &format!("{}-{}", item.name, version),
+                    ".plist",
+                );
+                files.insert(path.clone(), plist_bytes(&Pv::Dictionary(d.clone())));
+                catalog.push(Pv::Dictionary(d.clone()));
+                json!({ "kind": item.kind.as_str(), "version": version, "pkginfo": path })
+            }
+            ItemSpec::Preference {
+                domain,
+                scope,
+                values,
+            } => {
+                let path = names.file("preferences", &item.name, ".plist");
+                files.insert(path.clone(), plist_bytes(&Pv::Dictionary(values.clone())));
+                json!({ "kind": "preference", "domain": domain, "scope": scope, "values": path })
+            }
+            ItemSpec::File {
+                path,
+                content,
+                mode,
+                owner,
+                group,
+            } => {
+                json!({ "kind": "file", "path": path, "content": content, "mode": format!("{mode:04o}"), "owner": owner, "group": group })
+            }
+        };
+        items_json.insert(item.name.clone(), entry);
+    }
+    let catalog = plist_bytes(&Pv::Array(catalog));
+    files.insert("munki/catalogs/all".to_owned(), catalog.clone());
+    files.insert(
+        format!("munki/catalogs/{}", sanitize(&bundle.track)),
+        catalog,
+    );
+
+    let munki_installs: BTreeSet<&str> = bundle
+        .items
+        .values()
+        .filter(|i| matches!(i.kind, Kind::Package | Kind::Script))
+        .map(|i| i.name.as_str())
+        .collect();
+    let mut manifests_json = serde_json::Map::new();
+    for (name, m) in &bundle.manifests {
+        let path = names.file("munki/manifests", name, "");
+        files.insert(
+            path.clone(),
+            plist_bytes(&munki_manifest(m, &bundle.track, &munki_installs)),
+        );
+        let mut j = manifest_json(m);
+        j.insert("file".to_owned(), path.into());
+        manifests_json.insert(name.clone(), j.into());
+    }
+
+    let mut profiles_json = serde_json::Map::new();
+    for p in bundle.profiles.values() {
+        let path = names.file("profiles", &p.identifier, ".mobileconfig");
+        let bytes = plist_bytes(&mobileconfig(p));
+        profiles_json.insert(
+            p.identifier.clone(),
+            json!({ "file": path, "uuid": p.uuid, "scope": p.scope, "sha256": hex(&Sha256::digest(&bytes)) }),
+        );
+        files.insert(path, bytes);
+    }
+
+    let config = json!({
+        "format": CONFIG_FORMAT,
+        "org": { "name": bundle.org_name, "identifier_prefix": bundle.org_prefix },
+        "bundle": { "name": bundle.name, "track": bundle.track, "audience": bundle.audience },
+        "trusted_keys": bundle.trusted_keys,
+        "items": items_json,
+        "manifests": manifests_json,
+        "profiles": profiles_json,
+    });
+    let mut config = serde_json::to_vec_pretty(&config).expect("config serializes");
+    config.push(b'\n');
+    files.insert("config.json".to_owned(), config);
+    files
+}
+
+/// A Munki manifest. Names of items Munki does not install (preferences, files) are left out:
+/// the agent applies those. The track is the catalog unless the manifest names its own.
+fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<&str>) -> Pv {
+    let mut d: BTreeMap<&str, Pv> = BTreeMap::new();
+    let strings = |v: &[String]| Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect());
+    let catalogs = if m.catalogs.is_empty() {
+        vec![track.to_owned()]
+    } else {
+        m.catalogs.clone()
+    };
+    d.insert("catalogs", strings(&catalogs));
+    body_into(&mut d, m, munki);
+    if let Some(n) = &m.display_name {
+        d.insert("display_name", Pv::String(n.clone()));
+    }
+    if let Some(n) = &m.notes {
+        d.insert("notes", Pv::String(n.clone()));
+    }
+    dict(d)
+}
+
+fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTreeSet<&str>) {
+    let strings = |v: &[String]| Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect());
+    if !m.included_manifests.is_empty() {
+        d.insert("included_manifests", strings(&m.included_manifests));
+    }
+    for key in MANIFEST_KEYS {
+        let names: Vec<String> = m
+            .lists
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|n| is_munki_item(n, munki))
+            .cloned()
+            .collect();
+        if !names.is_empty() {
+            d.insert(key, strings(&names));
+        }
+    }
+    if !m.conditional_items.is_empty() {
+        let items = m
+            .conditional_items
+            .iter()
+            .map(|c| {
+                let mut inner: BTreeMap<&str, Pv> = BTreeMap::new();
+                inner.insert("condition", Pv::String(c.condition.clone()));
+                if !c.body.catalogs.is_empty() {
+                    inner.insert("catalogs", strings(&c.body.catalogs));
+                }
+                body_into(&mut inner, &c.body, munki);
+                dict(inner)
+            })
+            .collect();
+        d.insert("conditional_items", Pv::Array(items));
+    }
+}
+
+/// `Firefox`, or `Firefox-128.0` / `Firefox--128.0` for a Munki item.
+fn is_munki_item(reference: &str, munki: &BTreeSet<&str>) -> bool {
+    munki.contains(reference)
+        || munki.iter().any(|n| {
+            reference
+                .strip_prefix(n)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+}
+
+fn manifest_json(m: &ir::Manifest) -> serde_json::Map<String, serde_json::Value> {
+    let mut j = serde_json::Map::new();
+    j.insert("catalogs".to_owned(), m.catalogs.clone().into());
+    j.insert(
+        "included_manifests".to_owned(),
+        m.included_manifests.clone().into(),
+    );
+    for key in MANIFEST_KEYS {
+        j.insert(
+            key.to_owned(),
+            m.lists.get(key).cloned().unwrap_or_default().into(),
+        );
+    }
+    let conditional: Vec<serde_json::Value> = m
+        .conditional_items
+        .iter()
+        .map(|c| {
+            let mut inner = manifest_json(&c.body);
+            inner.insert("condition".to_owned(), c.condition.clone().into());
+            inner.into()
+        })
+        .collect();
+    j.insert("conditional_items".to_owned(), conditional.into());
+    j
+}
+
+/// The `.mobileconfig` property list of a profile, with sorted keys and derived UUIDs.
+pub fn mobileconfig(p: &ir::Profile) -> Pv {
+    let payloads = p
+        .payloads
+        .iter()
+        .map(|pl| {
+            let mut d: BTreeMap<String, Pv> = pl.settings.clone().into_iter().collect();
+            d.insert(
+                "PayloadType".to_owned(),
+                Pv::String(pl.payload_type.clone()),
+            );
+            d.insert(
+                "PayloadIdentifier".to_owned(),
+                Pv::String(pl.identifier.clone()),
+            );
+            d.insert("PayloadUUID".to_owned(), Pv::String(pl.uuid.clone()));
+            d.insert("PayloadVersion".to_owned(), Pv::Integer(1.into()));
+            if let Some(n) = &pl.display_name {
+                d.insert("PayloadDisplayName".to_owned(), Pv::String(n.clone()));
+            }
+            if let Some(n) = &pl.description {
+                d.insert("PayloadDescription".to_owned(), Pv::String(n.clone()));
+            }
+            Pv::Dictionary(d.into_iter().collect())
+        })
+        .collect();
+    let mut d: BTreeMap<&str, Pv> = BTreeMap::new();
+    d.insert("PayloadContent", Pv::Array(payloads));
+    d.insert("PayloadDisplayName", Pv::String(p.display_name.clone()));
+    d.insert("PayloadIdentifier", Pv::String(p.identifier.clone()));
+    d.insert("PayloadOrganization", Pv::String(p.organization.clone()));
+    d.insert("PayloadScope", Pv::String(p.scope.to_owned()));
+    d.insert("PayloadType", Pv::String("Configuration".to_owned()));
+    d.insert("PayloadUUID", Pv::String(p.uuid.clone()));
+    d.insert("PayloadVersion", Pv::Integer(1.into()));
+    if let Some(desc) = &p.description {
+        d.insert("PayloadDescription", Pv::String(desc.clone()));
+    }
+    if let Some(r) = p.removal_disallowed {
+        d.insert("PayloadRemovalDisallowed", Pv::Boolean(r));
+    }
+    dict(d)
+}
+
+fn dict(d: BTreeMap<&str, Pv>) -> Pv {
+    Pv::Dictionary(d.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// XML property list bytes with every dictionary's keys sorted.
+pub fn plist_bytes(v: &Pv) -> Vec<u8> {
+    let mut v = v.clone();
+    sort_keys(&mut v);
+    let mut out = Vec::new();
+    v.to_writer_xml(&mut out)
+        .expect("writing a plist to memory cannot fail");
+    out.push(b'\n');
+    out
+}
+
+fn sort_keys(v: &mut Pv) {
+    match v {
+        Pv::Dictionary(d) => {
+            d.sort_keys();
+            for (_, inner) in d.iter_mut() {
+                sort_keys(inner);
+            }
+        }
+        Pv::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `Google Chrome` → `Google_Chrome`: the characters the bundle format allows in a path component.
+pub fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match s.as_str() {
+        "" | "." | ".." => format!("_{s}"),
+        _ => s,
+    }
+}
+
+/// Hands out file names that are unique even on a case-insensitive file system.
+#[derive(Default)]
+struct Namer {
+    used: BTreeSet<String>,
+}
+
+impl Namer {
+    /// `dir/NAME.ext` where NAME may contain `/` (Munki manifests in subfolders).
+    fn file(&mut self, dir: &str, name: &str, ext: &str) -> String {
+        let stem: Vec<String> = name.split('/').map(sanitize).collect();
+        let stem = stem.join("/");
+        let mut candidate = format!("{dir}/{stem}{ext}");
+        let mut n = 2;
+        while !self.used.insert(candidate.to_lowercase()) {
+            candidate = format!("{dir}/{stem}-{n}{ext}");
+            n += 1;
+        }
+        candidate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_safe_and_unique_ignoring_case() {
+        let mut n = Namer::default();
+        assert_eq!(
+            n.file("p", "Google Chrome", ".plist"),
+            "p/Google_Chrome.plist"
+        );
+        assert_eq!(
+            n.file("p", "google_chrome", ".plist"),
+            "p/google_chrome-2.plist"
+        );
+        assert_eq!(n.file("m", "site/lab 1", ""), "m/site/lab_1");
+        assert_eq!(sanitize(".."), "_..");
+    }
+
+    #[test]
+    fn plists_sort_nested_keys() {
+        let mut inner = plist::Dictionary::new();
+        inner.insert("b".into(), Pv::Integer(1.into()));
+        inner.insert("a".into(), Pv::Integer(2.into()));
+        let mut outer = plist::Dictionary::new();
+        outer.insert("z".into(), Pv::Dictionary(inner));
+        outer.insert("y".into(), Pv::Boolean(true));
+        let text = String::from_utf8(plist_bytes(&Pv::Dictionary(outer))).unwrap();
+        let pos = |s: &str| text.find(s).unwrap();
+        assert!(pos("<key>y</key>") < pos("<key>z</key>"));
+        assert!(pos("<key>a</key>") < pos("<key>b</key>"));
+    }
+
+    #[test]
+    fn munki_item_references_with_versions() {
+        let set: BTreeSet<&str> = ["Firefox"].into_iter().collect();
+        assert!(is_munki_item("Firefox", &set));
+        assert!(is_munki_item("Firefox-128.0", &set));
+        assert!(!is_munki_item("FirefoxESR", &set));
+    }
+}

@@ -1,0 +1,116 @@
+//! Finding and parsing every policy file of a repository.
+
+use std::collections::BTreeMap;
+
+use crate::diag::Diagnostic;
+use crate::source::FileSet;
+use crate::syntax::{self, model::*};
+
+pub const REPO_FILE: &str = "mmc.yaml";
+pub const ITEMS_DIR: &str = "policies/items";
+pub const MANIFESTS_DIR: &str = "policies/manifests";
+pub const PROFILES_DIR: &str = "profiles";
+
+/// A parsed file and where it came from.
+#[derive(Debug)]
+pub struct Src<T> {
+    pub file: String,
+    pub value: T,
+}
+
+/// Every policy file that parsed. Files that did not parse left diagnostics instead.
+#[derive(Debug)]
+pub struct Loaded {
+    pub repo: Src<RepoFile>,
+    /// Items in file order, then in the order written.
+    pub items: Vec<Src<RawItem>>,
+    /// Manifests by name (path below `policies/manifests/` without the extension).
+    pub manifests: BTreeMap<String, Src<ManifestFile>>,
+    pub profiles: Vec<Src<ProfileFile>>,
+}
+
+/// Parses all files. Returns `None` only when `mmc.yaml` itself is missing or unusable; every
+/// other file that fails is left out and explained in `diags`.
+pub fn load(files: &FileSet, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
+    let repo = match files.get(REPO_FILE) {
+        Some(text) => syntax::parse::<RepoFile>(REPO_FILE, text, diags).map(|value| Src {
+            file: REPO_FILE.to_owned(),
+            value,
+        }),
+        None => {
+            diags.push(
+                Diagnostic::error("no-repo-file", "this policy repository has no mmc.yaml")
+                    .help("run `mmc init DIR` to start a new policy repository"),
+            );
+            None
+        }
+    };
+    let mut items = Vec::new();
+    for (path, text) in files.yaml_under(ITEMS_DIR) {
+        if let Some(f) = syntax::parse::<ItemsFile>(path, text, diags) {
+            items.extend(f.items.into_iter().map(|value| Src {
+                file: path.to_owned(),
+                value,
+            }));
+        }
+    }
+    let mut manifests = BTreeMap::new();
+    for (path, text) in files.yaml_under(MANIFESTS_DIR) {
+        let name = manifest_name(path);
+        if let Some(value) = syntax::parse::<ManifestFile>(path, text, diags) {
+            if manifests.contains_key(&name) {
+                diags.push(
+                    Diagnostic::error(
+                        "duplicate-manifest",
+                        format!("two files define manifest `{name}`"),
+                    )
+                    .at(path, 0..0, "second definition")
+                    .help("keep either the .yaml or the .yml file"),
+                );
+                continue;
+            }
+            manifests.insert(
+                name,
+                Src {
+                    file: path.to_owned(),
+                    value,
+                },
+            );
+        }
+    }
+    let mut profiles = Vec::new();
+    for (path, text) in files.yaml_under(PROFILES_DIR) {
+        if let Some(value) = syntax::parse::<ProfileFile>(path, text, diags) {
+            profiles.push(Src {
+                file: path.to_owned(),
+                value,
+            });
+        }
+    }
+    Some(Loaded {
+        repo: repo?,
+        items,
+        manifests,
+        profiles,
+    })
+}
+
+/// `policies/manifests/site/lab.yaml` → `site/lab`.
+pub fn manifest_name(path: &str) -> String {
+    let rest = path
+        .strip_prefix(MANIFESTS_DIR)
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    rest.strip_suffix(".yaml")
+        .or_else(|| rest.strip_suffix(".yml"))
+        .unwrap_or(rest)
+        .to_owned()
+}
+
+/// `profiles/screensaver.yaml` → `screensaver`.
+pub fn file_stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml"))
+        .unwrap_or(name)
+}

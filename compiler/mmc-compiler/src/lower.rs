@@ -1,0 +1,1568 @@
+//! Validation and lowering: raw spanned files → one span-free [`ir::Bundle`] per bundle.
+//!
+//! Repository-wide checks run once (names, kinds, references, include cycles); per-bundle work
+//! (templates, track availability) runs for each bundle. Every problem is collected; nothing
+//! stops at the first error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use plist::Value as Pv;
+use uuid::Uuid;
+
+use crate::diag::{Diagnostic, suggest};
+use crate::ir;
+use crate::load::{Loaded, Src, file_stem};
+use crate::source::FileSet;
+use crate::syntax::model::*;
+use crate::syntax::spanned::{Sp, Value};
+use crate::template::Templates;
+
+/// Reverse-DNS-ish identifiers and bundle/track names.
+fn is_name_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+pub fn lower(files: &FileSet, loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Vec<ir::Bundle> {
+    let repo = Repo::index(loaded, diags);
+    repo.check_items(diags);
+    repo.check_manifests(diags);
+    repo.check_profiles(diags);
+    let mut out = Vec::new();
+    for b in &repo.bundles {
+        out.push(repo.lower_bundle(files, b, diags));
+    }
+    out
+}
+
+/// A bundle definition after its own checks.
+struct BundleSpec<'a> {
+    def: &'a BundleDef,
+    audience: String,
+    expires_after_secs: i64,
+}
+
+struct Repo<'a> {
+    loaded: &'a Loaded,
+    tracks: Vec<&'a str>,
+    bundles: Vec<BundleSpec<'a>>,
+    /// First definition of each item name.
+    items: BTreeMap<&'a str, &'a Src<RawItem>>,
+}
+
+impl<'a> Repo<'a> {
+    fn index(loaded: &'a Loaded, diags: &mut Vec<Diagnostic>) -> Self {
+        let file = loaded.repo.file.as_str();
+        let cfg = &loaded.repo.value;
+        if cfg.mmc_version.value != 1 {
+            diags.push(
+                Diagnostic::error(
+                    "unsupported-version",
+                    format!("mmc_version {} is not supported", cfg.mmc_version.value),
+                )
+                .at(
+                    file,
+                    cfg.mmc_version.span.clone(),
+                    "this mmc understands version 1",
+                )
+                .help("write `mmc_version: 1`, or upgrade mmc"),
+            );
+        }
+        let prefix = &cfg.org.identifier_prefix;
+        if !is_name_token(&prefix.value) || !prefix.value.contains('.') {
+            diags.push(
+                Diagnostic::error(
+                    "bad-identifier",
+                    format!("`{}` is not a reverse-DNS prefix", prefix.value),
+                )
+                .at(
+                    file,
+                    prefix.span.clone(),
+                    "expected something like `com.example`",
+                ),
+            );
+        }
+        let mut tracks: Vec<&str> = Vec::new();
+        if cfg.tracks.is_empty() {
+            diags.push(
+                Diagnostic::error("no-tracks", "mmc.yaml lists no tracks")
+                    .at(file, 0..0, "")
+                    .help("add `tracks: [testing, stable]`"),
+            );
+        }
+        for t in &cfg.tracks {
+            if !is_name_token(&t.value) {
+                diags.push(bad_name(file, t, "track"));
+            } else if tracks.contains(&t.value.as_str()) {
+                diags.push(
+                    Diagnostic::error(
+                        "duplicate-track",
+                        format!("track `{}` is listed twice", t.value),
+                    )
+                    .at(file, t.span.clone(), "repeated"),
+                );
+            } else {
+                tracks.push(&t.value);
+            }
+        }
+        if let Some(signing) = &cfg.signing {
+            for k in &signing.trusted_keys {
+                if k.value.len() != 64
+                    || !k
+                        .value
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            "bad-key-id",
+                            "a trusted key id is 64 lowercase hex digits",
+                        )
+                        .at(file, k.span.clone(), "not a key id")
+                        .help("`mmc keygen` prints the key id of the key it creates"),
+                    );
+                }
+            }
+        }
+        if let Some(vars) = &cfg.vars
+            && !matches!(vars.value, Value::Dict(_))
+        {
+            diags.push(
+                Diagnostic::error("bad-vars", "`vars` must be a mapping of names to values").at(
+                    file,
+                    vars.span.clone(),
+                    format!("this is {}", vars.value.kind()),
+                ),
+            );
+        }
+        let mut bundles: Vec<BundleSpec> = Vec::new();
+        if cfg.bundles.is_empty() {
+            diags.push(
+                Diagnostic::error("no-bundles", "mmc.yaml defines no bundles")
+                    .at(file, 0..0, "")
+                    .help("add a `bundles:` list with at least a name and a track"),
+            );
+        }
+        for def in &cfg.bundles {
+            let mut ok = true;
+            if !is_name_token(&def.name.value) {
+                diags.push(bad_name(file, &def.name, "bundle"));
+                ok = false;
+            }
+            if let Some(first) = bundles.iter().find(|b| b.def.name.value == def.name.value) {
+                diags.push(
+                    Diagnostic::error(
+                        "duplicate-bundle",
+                        format!("bundle `{}` is defined twice", def.name.value),
+                    )
+                    .at(file, def.name.span.clone(), "second definition")
+                    .also(
+                        file,
+                        first.def.name.span.clone(),
+                        "first definition",
+                    ),
+                );
+                ok = false;
+            }
+            if !tracks.contains(&def.track.value.as_str()) {
+                diags.push(unknown_name(
+                    file,
+                    &def.track,
+                    "track",
+                    tracks.iter().copied(),
+                    None,
+                ));
+                ok = false;
+            }
+            let expires_after_secs = match &def.expires_after {
+                None => Some(30 * 86_400),
+                Some(e) => match parse_duration(&e.value) {
+                    Some(s) => Some(s),
+                    None => {
+                        diags.push(
+                            Diagnostic::error(
+                                "bad-duration",
+                                format!("`{}` is not a duration", e.value),
+                            )
+                            .at(file, e.span.clone(), "expected a number and a unit")
+                            .help("write e.g. `12h`, `30d` or `2w`"),
+                        );
+                        None
+                    }
+                },
+            };
+            let audience = match &def.audience {
+                Some(a) if a.value.trim().is_empty() => {
+                    diags.push(
+                        Diagnostic::error("bad-audience", "audience must not be empty").at(
+                            file,
+                            a.span.clone(),
+                            "",
+                        ),
+                    );
+                    None
+                }
+                Some(a) => Some(a.value.clone()),
+                None => Some(format!("{}:{}", prefix.value, def.name.value)),
+            };
+            if let (true, Some(expires_after_secs), Some(audience)) =
+                (ok, expires_after_secs, audience)
+            {
+                bundles.push(BundleSpec {
+                    def,
+                    audience,
+                    expires_after_secs,
+                });
+            }
+        }
+        let mut items: BTreeMap<&str, &Src<RawItem>> = BTreeMap::new();
+        for src in &loaded.items {
+            let name = &src.value.name;
+            if let Some(first) = items.get(name.value.as_str()) {
+                diags.push(
+                    Diagnostic::error(
+                        "duplicate-item",
+                        format!("item `{}` is defined twice", name.value),
+                    )
+                    .at(&src.file, name.span.clone(), "second definition")
+                    .also(
+                        &first.file,
+                        first.value.name.span.clone(),
+                        "first definition",
+                    )
+                    .help("item names are one namespace across all files; rename one"),
+                );
+                continue;
+            }
+            items.insert(&name.value, src);
+        }
+        Repo {
+            loaded,
+            tracks,
+            bundles,
+            items,
+        }
+    }
+
+    fn check_tracks(
+        &self,
+        file: &str,
+        catalogs: &Option<Vec<Sp<String>>>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for c in catalogs.iter().flatten() {
+            if !self.tracks.contains(&c.value.as_str()) {
+                diags.push(unknown_name(
+                    file,
+                    c,
+                    "track",
+                    self.tracks.iter().copied(),
+                    Some("tracks are declared in mmc.yaml"),
+                ));
+            }
+        }
+    }
+
+    fn check_items(&self, diags: &mut Vec<Diagnostic>) {
+        for src in self.items.values() {
+            let (file, item) = (src.file.as_str(), &src.value);
+            let kind = item.kind.value;
+            if item.name.value.trim().is_empty() || item.name.value.contains(['/', '\n']) {
+                diags.push(
+                    Diagnostic::error(
+                        "bad-name",
+                        "an item name must be non-empty and contain no `/` or line break",
+                    )
+                    .at(file, item.name.span.clone(), ""),
+                );
+            }
+            for (key, span) in present_keys(item) {
+                if !allowed(kind, key) {
+                    let span = span.unwrap_or_else(|| item.name.span.clone());
+                    diags.push(
+                        Diagnostic::error(
+                            "key-not-for-kind",
+                            format!("`{key}` does not apply to a {} item", kind.as_str()),
+                        )
+                        .at(file, span, format!("`{key}` set here"))
+                        .also(
+                            file,
+                            item.kind.span.clone(),
+                            format!("this item is a {}", kind.as_str()),
+                        )
+                        .help(format!(
+                            "{} items take: {}",
+                            kind.as_str(),
+                            keys_for(kind).join(", ")
+                        )),
+                    );
+                }
+            }
+            let missing = |key: &str, diags: &mut Vec<Diagnostic>| {
+                diags.push(
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("a {} item needs `{key}`", kind.as_str()),
+                    )
+                    .at(
+                        file,
+                        item.name.span.clone(),
+                        format!("`{key}` missing for this item"),
+                    ),
+                );
+            };
+            match kind {
+                Kind::Package => {
+                    if item.version.is_none() {
+                        missing("version", diags);
+                    }
+                    if item.installer_item_location.is_none() {
+                        missing("installer_item_location", diags);
+                    }
+                    match &item.installer_item_hash {
+                        None => missing("installer_item_hash", diags),
+                        Some(h)
+                            if !(h.value.len() == 64
+                                && h.value.bytes().all(|b| b.is_ascii_hexdigit())) =>
+                        {
+                            diags.push(
+                                Diagnostic::error(
+                                    "bad-hash",
+                                    "installer_item_hash must be a SHA-256: 64 hex digits",
+                                )
+                                .at(file, h.span.clone(), "not a SHA-256")
+                                .help("compute it with `shasum -a 256 FILE`"),
+                            )
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Kind::Script => {
+                    if item.version.is_none() {
+                        missing("version", diags);
+                    }
+                    if item.installcheck_script.is_none()
+                        && item.on_demand.as_ref().is_none_or(|o| !o.value)
+                    {
+                        missing("installcheck_script", diags);
+                    }
+                    if item.postinstall_script.is_none() {
+                        missing("postinstall_script", diags);
+                    }
+                }
+                Kind::Preference => {
+                    if item.domain.is_none() {
+                        missing("domain", diags);
+                    }
+                    match &item.values {
+                        None => missing("values", diags),
+                        Some(v) if !matches!(v.value, Value::Dict(_)) => diags.push(
+                            Diagnostic::error(
+                                "bad-values",
+                                "`values` must be a mapping of preference keys to values",
+                            )
+                            .at(
+                                file,
+                                v.span.clone(),
+                                format!("this is {}", v.value.kind()),
+                            ),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                Kind::File => {
+                    match &item.path {
+                        None => missing("path", diags),
+                        Some(p)
+                            if !p.value.starts_with('/')
+                                || p.value.split('/').any(|c| c == "..") =>
+                        {
+                            diags.push(
+                                Diagnostic::error(
+                                    "bad-path",
+                                    "a file path must be absolute and contain no `..`",
+                                )
+                                .at(
+                                    file,
+                                    p.span.clone(),
+                                    "not an absolute path",
+                                ),
+                            )
+                        }
+                        Some(_) => {}
+                    }
+                    if item.content.is_none() {
+                        missing("content", diags);
+                    }
+                    if let Some(m) = &item.mode
+                        && parse_mode(&m.value).is_none()
+                    {
+                        diags.push(
+                            Diagnostic::error("bad-mode", format!("`{}` is not an octal file mode", m.value))
+                                .at(file, m.span.clone(), "expected e.g. \"0644\"")
+                                .help("write the mode as a quoted octal string such as \"0644\" or \"0755\""),
+                        );
+                    }
+                }
+            }
+            for arch in item.supported_architectures.iter().flatten() {
+                if !matches!(arch.value.as_str(), "arm64" | "x86_64") {
+                    diags.push(unknown_name(
+                        file,
+                        arch,
+                        "architecture",
+                        ["arm64", "x86_64"],
+                        None,
+                    ));
+                }
+            }
+            if let Some(m) = &item.uninstall_method {
+                let methods = [
+                    "removepackages",
+                    "remove_copied_items",
+                    "uninstall_script",
+                    "uninstall_package",
+                ];
+                if !methods.contains(&m.value.as_str()) && !m.value.starts_with('/') {
+                    diags.push(unknown_name(
+                        file,
+                        m,
+                        "uninstall_method",
+                        methods,
+                        Some("or an absolute path to an uninstaller on the Mac"),
+                    ));
+                }
+            }
+            self.check_tracks(file, &item.catalogs, diags);
+            for name in item
+                .requires
+                .iter()
+                .flatten()
+                .chain(item.update_for.iter().flatten())
+            {
+                self.check_item_ref(file, name, diags);
+            }
+        }
+    }
+
+    /// A reference names an item that exists somewhere (`name`, `name-version` or `name--version`).
+    fn resolve(&self, reference: &str) -> Option<&'a Src<RawItem>> {
+        if let Some(src) = self.items.get(reference) {
+            return Some(src);
+        }
+        for sep in ["--", "-"] {
+            let mut at = reference.len();
+            while let Some(i) = reference[..at].rfind(sep) {
+                let (name, version) = (&reference[..i], &reference[i + sep.len()..]);
+                if let Some(src) = self.items.get(name)
+                    && src
+                        .value
+                        .version
+                        .as_ref()
+                        .is_some_and(|v| v.value == version)
+                {
+                    return Some(src);
+                }
+                at = i;
+            }
+        }
+        None
+    }
+
+    fn check_item_ref(&self, file: &str, name: &Sp<String>, diags: &mut Vec<Diagnostic>) {
+        if self.resolve(&name.value).is_some() {
+            return;
+        }
+        let mut d = Diagnostic::error("unknown-item", format!("unknown item `{}`", name.value)).at(
+            file,
+            name.span.clone(),
+            "no item has this name",
+        );
+        match suggest(&name.value, self.items.keys().copied()) {
+            Some(s) => {
+                let def = self.items[s];
+                d = d
+                    .also(
+                        &def.file,
+                        def.value.name.span.clone(),
+                        "a similar name is defined here",
+                    )
+                    .help(format!("did you mean `{s}`?"));
+            }
+            None => d = d.help("items are defined in policies/items/*.yaml"),
+        }
+        diags.push(d);
+    }
+
+    fn check_manifests(&self, diags: &mut Vec<Diagnostic>) {
+        let manifests = &self.loaded.manifests;
+        for src in manifests.values() {
+            let file = src.file.as_str();
+            walk_body(&Body::of_manifest(&src.value), &mut |body| {
+                self.check_tracks(file, body.catalogs, diags);
+                for inc in body.included_manifests.iter().flatten() {
+                    if !manifests.contains_key(&inc.value) {
+                        diags.push(unknown_name(
+                            file,
+                            inc,
+                            "manifest",
+                            manifests.keys().map(String::as_str),
+                            Some("manifests are the files under policies/manifests/"),
+                        ));
+                    }
+                }
+                for (_, list) in body.lists() {
+                    for name in list.iter().flatten() {
+                        self.check_item_ref(file, name, diags);
+                    }
+                }
+                if let Some(c) = body.condition
+                    && c.value.trim().is_empty()
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            "empty-condition",
+                            "a conditional item needs a condition",
+                        )
+                        .at(file, c.span.clone(), "empty"),
+                    );
+                }
+            });
+        }
+        // Include cycles, each reported once, at the include that closes it.
+        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+        for start in manifests.keys() {
+            let mut path = vec![start.clone()];
+            self.find_cycles(&mut path, &mut reported, diags);
+        }
+    }
+
+    fn find_cycles(
+        &self,
+        path: &mut Vec<String>,
+        reported: &mut BTreeSet<Vec<String>>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let current = path.last().expect("non-empty path").clone();
+        let Some(src) = self.loaded.manifests.get(&current) else {
+            return;
+        };
+        let mut includes: Vec<&Sp<String>> = Vec::new();
+        walk_body(&Body::of_manifest(&src.value), &mut |b| {
+            includes.extend(b.included_manifests.iter().flatten())
+        });
+        for inc in includes {
+            if let Some(pos) = path.iter().position(|p| *p == inc.value) {
+                let mut cycle: Vec<String> = path[pos..].to_vec();
+                // Canonical rotation so a cycle is reported once whichever manifest we started from.
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, n)| n.as_str())
+                    .map_or(0, |(i, _)| i);
+                cycle.rotate_left(min);
+                if reported.insert(cycle) {
+                    let mut shown: Vec<&str> = path[pos..].iter().map(String::as_str).collect();
+                    shown.push(&inc.value);
+                    diags.push(
+                        Diagnostic::error(
+                            "include-cycle",
+                            format!("included manifests form a cycle: {}", shown.join(" → ")),
+                        )
+                        .at(
+                            &src.file,
+                            inc.span.clone(),
+                            format!("`{current}` includes `{}` again", inc.value),
+                        )
+                        .help("remove one of these includes"),
+                    );
+                }
+            } else if self.loaded.manifests.contains_key(&inc.value) && path.len() < 64 {
+                path.push(inc.value.clone());
+                self.find_cycles(path, reported, diags);
+                path.pop();
+            }
+        }
+    }
+
+    fn check_profiles(&self, diags: &mut Vec<Diagnostic>) {
+        let mut seen: BTreeMap<String, (&str, Range<usize>)> = BTreeMap::new();
+        for src in &self.loaded.profiles {
+            let (file, p) = (src.file.as_str(), &src.value);
+            let identifier = self.profile_identifier(src);
+            let span = p.identifier.as_ref().map_or(0..0, |i| i.span.clone());
+            if let Some((first_file, first_span)) = seen.get(&identifier) {
+                diags.push(
+                    Diagnostic::error("duplicate-profile", format!("two profiles use the identifier `{identifier}`"))
+                        .at(file, span.clone(), "second profile")
+                        .also(first_file, first_span.clone(), "first profile")
+                        .help("macOS would replace one with the other; give each profile its own identifier"),
+                );
+            } else {
+                seen.insert(identifier.clone(), (file, span.clone()));
+            }
+            if let Some(i) = &p.identifier
+                && !is_name_token(&i.value)
+            {
+                diags.push(bad_name(file, i, "profile identifier"));
+            }
+            self.check_tracks(file, &p.catalogs, diags);
+            if p.payloads.is_empty() {
+                diags.push(
+                    Diagnostic::error("no-payloads", "a profile needs at least one payload").at(
+                        file,
+                        p.display_name.span.clone(),
+                        "this profile is empty",
+                    ),
+                );
+            }
+            let mut payload_ids: BTreeMap<String, Range<usize>> = BTreeMap::new();
+            for (i, payload) in p.payloads.iter().enumerate() {
+                let pid = payload_identifier(&identifier, p, i);
+                let pspan = payload
+                    .identifier
+                    .as_ref()
+                    .unwrap_or(&payload.payload_type)
+                    .span
+                    .clone();
+                if let Some(first) = payload_ids.insert(pid.clone(), pspan.clone()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "duplicate-payload",
+                            format!("two payloads use the identifier `{pid}`"),
+                        )
+                        .at(file, pspan, "second payload")
+                        .also(file, first, "first payload")
+                        .help("set `identifier:` on one of them"),
+                    );
+                }
+                match payload.settings.as_ref().map(|s| &s.value) {
+                    None => {}
+                    Some(Value::Dict(entries)) => {
+                        for (k, _) in entries {
+                            if matches!(
+                                k.value.as_str(),
+                                "PayloadType"
+                                    | "PayloadUUID"
+                                    | "PayloadIdentifier"
+                                    | "PayloadVersion"
+                                    | "PayloadDisplayName"
+                                    | "PayloadDescription"
+                                    | "PayloadOrganization"
+                            ) {
+                                diags.push(
+                                    Diagnostic::error("reserved-key", format!("`{}` is set by mmc, not in settings", k.value))
+                                        .at(file, k.span.clone(), "reserved payload key")
+                                        .help("use the payload's `type`, `identifier`, `display_name` and `description` keys; mmc derives PayloadUUID and PayloadVersion"),
+                                );
+                            }
+                        }
+                    }
+                    Some(v) => {
+                        let span = payload.settings.as_ref().map_or(0..0, |s| s.span.clone());
+                        diags.push(
+                            Diagnostic::error(
+                                "bad-settings",
+                                "payload `settings` must be a mapping",
+                            )
+                            .at(
+                                file,
+                                span,
+                                format!("this is {}", v.kind()),
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn profile_identifier(&self, src: &Src<ProfileFile>) -> String {
+        match &src.value.identifier {
+            Some(i) => i.value.clone(),
+            None => format!(
+                "{}.{}",
+                self.loaded.repo.value.org.identifier_prefix.value,
+                file_stem(&src.file)
+            ),
+        }
+    }
+
+    fn in_track(catalogs: &Option<Vec<Sp<String>>>, track: &str) -> bool {
+        catalogs
+            .as_ref()
+            .is_none_or(|c| c.iter().any(|t| t.value == track))
+    }
+
+    fn lower_bundle(
+        &self,
+        files: &FileSet,
+        spec: &BundleSpec,
+        diags: &mut Vec<Diagnostic>,
+    ) -> ir::Bundle {
+        let cfg = &self.loaded.repo.value;
+        let track = spec.def.track.value.as_str();
+        let context = minijinja::context! {
+            vars => self.loaded.repo.value.vars.as_ref().map_or_else(|| minijinja::Value::from(BTreeMap::<String, minijinja::Value>::new()), |v| to_jinja(&v.value)),
+            org => minijinja::context! { name => cfg.org.name.value.clone(), identifier_prefix => cfg.org.identifier_prefix.value.clone() },
+            bundle => minijinja::context! { name => spec.def.name.value.clone(), track => track, audience => spec.audience.clone() },
+        };
+        let templates = Templates::new(context);
+        let mut cx = Cx {
+            files,
+            templates: &templates,
+            diags,
+        };
+
+        // Manifests this bundle ships: the listed ones (default all) and everything they include.
+        let mut selected: BTreeSet<&str> = BTreeSet::new();
+        let mut queue: Vec<&str> = match &spec.def.manifests {
+            Some(list) => {
+                for m in list {
+                    if !self.loaded.manifests.contains_key(&m.value) {
+                        cx.diags.push(unknown_name(
+                            &self.loaded.repo.file,
+                            m,
+                            "manifest",
+                            self.loaded.manifests.keys().map(String::as_str),
+                            None,
+                        ));
+                    }
+                }
+                list.iter().map(|m| m.value.as_str()).collect()
+            }
+            None => self.loaded.manifests.keys().map(String::as_str).collect(),
+        };
+        while let Some(name) = queue.pop() {
+            let Some(src) = self.loaded.manifests.get(name) else {
+                continue;
+            };
+            if selected.insert(name) {
+                walk_body(&Body::of_manifest(&src.value), &mut |b| {
+                    queue.extend(
+                        b.included_manifests
+                            .iter()
+                            .flatten()
+                            .map(|s| s.value.as_str()),
+                    )
+                });
+            }
+        }
+
+        let mut manifests = BTreeMap::new();
+        for name in &selected {
+            let src = &self.loaded.manifests[*name];
+            // Every name the manifest uses must be released to this bundle's track.
+            walk_body(&Body::of_manifest(&src.value), &mut |b| {
+                for (_, list) in b.lists() {
+                    for r in list.iter().flatten() {
+                        self.check_available(&src.file, r, track, &spec.def.name.value, cx.diags);
+                    }
+                }
+            });
+            let mut m = cx.manifest(&src.file, &Body::of_manifest(&src.value));
+            m.display_name = src
+                .value
+                .display_name
+                .as_ref()
+                .and_then(|t| cx.text(&src.file, t));
+            m.notes = src.value.notes.as_ref().and_then(|t| cx.text(&src.file, t));
+            manifests.insert((*name).to_owned(), m);
+        }
+
+        let mut items = BTreeMap::new();
+        for (name, src) in &self.items {
+            if !Self::in_track(&src.value.catalogs, track) {
+                continue;
+            }
+            for r in src
+                .value
+                .requires
+                .iter()
+                .flatten()
+                .chain(src.value.update_for.iter().flatten())
+            {
+                self.check_available(&src.file, r, track, &spec.def.name.value, cx.diags);
+            }
+            if let Some(item) = cx.item(&src.file, &src.value, &self.tracks) {
+                items.insert((*name).to_owned(), item);
+            }
+        }
+
+        let namespace = Uuid::new_v5(
+            &Uuid::NAMESPACE_DNS,
+            cfg.org.identifier_prefix.value.as_bytes(),
+        );
+        let mut profiles = BTreeMap::new();
+        for src in &self.loaded.profiles {
+            if !Self::in_track(&src.value.catalogs, track) {
+                continue;
+            }
+            let identifier = self.profile_identifier(src);
+            if let Some(p) = cx.profile(src, &identifier, &namespace, &cfg.org.name.value) {
+                profiles.insert(identifier, p);
+            }
+        }
+
+        ir::Bundle {
+            name: spec.def.name.value.clone(),
+            track: track.to_owned(),
+            audience: spec.audience.clone(),
+            expires_after_secs: spec.expires_after_secs,
+            org_name: cfg.org.name.value.clone(),
+            org_prefix: cfg.org.identifier_prefix.value.clone(),
+            trusted_keys: cfg
+                .signing
+                .iter()
+                .flat_map(|s| s.trusted_keys.iter().map(|k| k.value.clone()))
+                .collect(),
+            items,
+            manifests,
+            profiles,
+        }
+    }
+
+    /// An existing item that is not released to the bundle's track.
+    fn check_available(
+        &self,
+        file: &str,
+        r: &Sp<String>,
+        track: &str,
+        bundle: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let Some(src) = self.resolve(&r.value) else {
+            return;
+        }; // unknown names were reported once already
+        if Self::in_track(&src.value.catalogs, track) {
+            return;
+        }
+        let catalogs_span = src
+            .value
+            .catalogs
+            .as_ref()
+            .and_then(|c| c.first())
+            .map_or(src.value.name.span.clone(), |c| c.span.clone());
+        diags.push(
+            Diagnostic::error("item-not-in-track", format!("item `{}` is not released to track `{track}`", src.value.name.value))
+                .at(file, r.span.clone(), format!("used by bundle `{bundle}`"))
+                .also(&src.file, catalogs_span, "the item's catalogs are set here")
+                .help(format!("add `{track}` to the item's catalogs, or leave this manifest out of bundle `{bundle}`")),
+        );
+    }
+}
+
+/// A manifest or a conditional item, seen through the keys they share.
+struct Body<'b> {
+    condition: Option<&'b Sp<String>>,
+    catalogs: &'b Option<Vec<Sp<String>>>,
+    included_manifests: &'b Option<Vec<Sp<String>>>,
+    lists: [&'b Option<Vec<Sp<String>>>; 6],
+    conditional_items: &'b Option<Vec<ConditionalItem>>,
+}
+
+impl<'b> Body<'b> {
+    fn of_manifest(m: &'b ManifestFile) -> Self {
+        Body {
+            condition: None,
+            catalogs: &m.catalogs,
+            included_manifests: &m.included_manifests,
+            lists: [
+                &m.managed_installs,
+                &m.managed_uninstalls,
+                &m.managed_updates,
+                &m.optional_installs,
+                &m.featured_items,
+                &m.default_installs,
+            ],
+            conditional_items: &m.conditional_items,
+        }
+    }
+    fn of_conditional(c: &'b ConditionalItem) -> Self {
+        Body {
+            condition: Some(&c.condition),
+            catalogs: &c.catalogs,
+            included_manifests: &c.included_manifests,
+            lists: [
+                &c.managed_installs,
+                &c.managed_uninstalls,
+                &c.managed_updates,
+                &c.optional_installs,
+                &c.featured_items,
+                &c.default_installs,
+            ],
+            conditional_items: &c.conditional_items,
+        }
+    }
+    fn lists(&self) -> impl Iterator<Item = (&'static str, &'b Option<Vec<Sp<String>>>)> + '_ {
+        ir::MANIFEST_KEYS
+            .iter()
+            .copied()
+            .zip(self.lists.iter().copied())
+    }
+}
+
+/// Visits a body and all its nested conditional items, outermost first.
+fn walk_body<'b>(body: &Body<'b>, f: &mut dyn FnMut(&Body<'b>)) {
+    f(body);
+    for c in body.conditional_items.iter().flatten() {
+        walk_body(&Body::of_conditional(c), f);
+    }
+}
+
+/// Lowering state for one bundle: templates and the diagnostics sink.
+struct Cx<'c> {
+    files: &'c FileSet,
+    templates: &'c Templates,
+    diags: &'c mut Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    /// Renders a string value and checks it can be written to a plist.
+    fn text(&mut self, file: &str, s: &Sp<String>) -> Option<String> {
+        let text = self.files.get(file).unwrap_or("");
+        let out = self.templates.render(file, text, s, self.diags)?;
+        if let Some(c) = out.chars().find(|c| !is_xml_char(*c)) {
+            self.diags.push(
+                Diagnostic::error(
+                    "xml-illegal-char",
+                    format!(
+                        "this text contains U+{:04X}, which property lists cannot hold",
+                        c as u32
+                    ),
+                )
+                .at(file, s.span.clone(), "invalid character in this value")
+                .help("remove the control character"),
+            );
+            return None;
+        }
+        Some(out)
+    }
+
+    fn opt_text(&mut self, file: &str, s: &Option<Sp<String>>) -> Option<Option<String>> {
+        match s {
+            None => Some(None),
+            Some(s) => self.text(file, s).map(Some),
+        }
+    }
+
+    fn value(&mut self, file: &str, v: &Sp<Value>) -> Option<Pv> {
+        Some(match &v.value {
+            Value::Bool(b) => Pv::Boolean(*b),
+            Value::Integer(i) => Pv::Integer((*i).into()),
+            Value::Real(r) => Pv::Real(*r),
+            Value::String(s) => Pv::String(self.text(file, &Sp::new(s.clone(), v.span.clone()))?),
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for i in items {
+                    match self.value(file, i) {
+                        Some(p) => out.push(p),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                Pv::Array(out)
+            }
+            Value::Dict(entries) => Pv::Dictionary(self.dict(file, entries)?),
+            Value::Null => {
+                self.diags.push(
+                    Diagnostic::error("null-value", "a property list cannot hold null")
+                        .at(file, v.span.clone(), "empty value")
+                        .help("give the key a value, or remove it"),
+                );
+                return None;
+            }
+        })
+    }
+
+    fn dict(
+        &mut self,
+        file: &str,
+        entries: &[(Sp<String>, Sp<Value>)],
+    ) -> Option<plist::Dictionary> {
+        let mut sorted: BTreeMap<&str, Pv> = BTreeMap::new();
+        let mut ok = true;
+        for (k, v) in entries {
+            if let Some(c) = k.value.chars().find(|c| !is_xml_char(*c)) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "xml-illegal-char",
+                        format!("this key contains U+{:04X}", c as u32),
+                    )
+                    .at(file, k.span.clone(), "invalid character"),
+                );
+                ok = false;
+            }
+            match self.value(file, v) {
+                Some(p) => {
+                    sorted.insert(&k.value, p);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then(|| sorted.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn manifest(&mut self, file: &str, body: &Body) -> ir::Manifest {
+        let names = |l: &Option<Vec<Sp<String>>>| {
+            l.iter()
+                .flatten()
+                .map(|s| s.value.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut m = ir::Manifest {
+            catalogs: names(body.catalogs),
+            included_manifests: names(body.included_manifests),
+            ..Default::default()
+        };
+        for (key, list) in body.lists() {
+            m.lists.insert(key, names(list));
+        }
+        for c in body.conditional_items.iter().flatten() {
+            let inner = self.manifest(file, &Body::of_conditional(c));
+            m.conditional_items.push(ir::Conditional {
+                condition: c.condition.value.clone(),
+                body: inner,
+            });
+        }
+        m
+    }
+
+    fn item(&mut self, file: &str, item: &RawItem, tracks: &[&str]) -> Option<ir::Item> {
+        let name = item.name.value.clone();
+        let spec = match item.kind.value {
+            Kind::Package | Kind::Script => {
+                ir::ItemSpec::Pkginfo(self.pkginfo(file, item, tracks)?)
+            }
+            Kind::Preference => {
+                let Value::Dict(entries) = &item.values.as_ref()?.value else {
+                    return None;
+                };
+                ir::ItemSpec::Preference {
+                    domain: item.domain.as_ref()?.value.clone(),
+                    scope: match item.scope.as_ref().map(|s| s.value) {
+                        Some(PrefScope::User) => "user",
+                        _ => "system",
+                    },
+                    values: self.dict(file, entries)?,
+                }
+            }
+            Kind::File => ir::ItemSpec::File {
+                path: item.path.as_ref()?.value.clone(),
+                content: self.text(file, item.content.as_ref()?)?,
+                mode: item
+                    .mode
+                    .as_ref()
+                    .map_or(Some(0o644), |m| parse_mode(&m.value))?,
+                owner: item
+                    .owner
+                    .as_ref()
+                    .map_or_else(|| "root".to_owned(), |o| o.value.clone()),
+                group: item
+                    .group
+                    .as_ref()
+                    .map_or_else(|| "wheel".to_owned(), |g| g.value.clone()),
+            },
+        };
+        Some(ir::Item {
+            name,
+            kind: item.kind.value,
+            spec,
+        })
+    }
+
+    /// The item as a Munki pkginfo dictionary, with Munki's key names and types.
+    fn pkginfo(
+        &mut self,
+        file: &str,
+        item: &RawItem,
+        tracks: &[&str],
+    ) -> Option<plist::Dictionary> {
+        let mut d: BTreeMap<&str, Pv> = BTreeMap::new();
+        let mut ok = true;
+        let s = |v: &Sp<String>| Pv::String(v.value.clone());
+        let list = |l: &Option<Vec<Sp<String>>>| {
+            l.as_ref()
+                .map(|l| Pv::Array(l.iter().map(|s| Pv::String(s.value.clone())).collect()))
+        };
+        let b = |v: &Option<Sp<bool>>| v.as_ref().map(|v| Pv::Boolean(v.value));
+        d.insert("name", s(&item.name));
+        d.insert("version", s(item.version.as_ref()?));
+        let catalogs = match &item.catalogs {
+            Some(c) => c.iter().map(|t| Pv::String(t.value.clone())).collect(),
+            None => tracks.iter().map(|t| Pv::String((*t).to_owned())).collect(),
+        };
+        d.insert("catalogs", Pv::Array(catalogs));
+        for (key, field) in [
+            ("display_name", &item.display_name),
+            ("description", &item.description),
+            ("category", &item.category),
+            ("developer", &item.developer),
+            ("notes", &item.notes),
+            ("installcheck_script", &item.installcheck_script),
+            ("uninstallcheck_script", &item.uninstallcheck_script),
+            ("preinstall_script", &item.preinstall_script),
+            ("postinstall_script", &item.postinstall_script),
+            ("preuninstall_script", &item.preuninstall_script),
+            ("postuninstall_script", &item.postuninstall_script),
+            ("uninstall_script", &item.uninstall_script),
+        ] {
+            match self.opt_text(file, field) {
+                Some(Some(v)) => {
+                    d.insert(key, Pv::String(v));
+                }
+                Some(None) => {}
+                None => ok = false,
+            }
+        }
+        for (key, field) in [
+            ("installer_item_location", &item.installer_item_location),
+            ("installer_item_hash", &item.installer_item_hash),
+            ("minimum_os_version", &item.minimum_os_version),
+            ("maximum_os_version", &item.maximum_os_version),
+            ("uninstall_method", &item.uninstall_method),
+        ] {
+            if let Some(v) = field {
+                d.insert(key, s(v));
+            }
+        }
+        for (key, field) in [
+            ("supported_architectures", &item.supported_architectures),
+            ("requires", &item.requires),
+            ("update_for", &item.update_for),
+            ("blocking_applications", &item.blocking_applications),
+        ] {
+            if let Some(v) = list(field) {
+                d.insert(key, v);
+            }
+        }
+        for (key, field) in [
+            ("unattended_install", &item.unattended_install),
+            ("unattended_uninstall", &item.unattended_uninstall),
+            ("uninstallable", &item.uninstallable),
+            ("OnDemand", &item.on_demand),
+        ] {
+            if let Some(v) = b(field) {
+                d.insert(key, v);
+            }
+        }
+        for (key, field) in [
+            ("installer_item_size", &item.installer_item_size),
+            ("installed_size", &item.installed_size),
+        ] {
+            if let Some(v) = field {
+                d.insert(key, Pv::Integer(v.value.into()));
+            }
+        }
+        if let Some(r) = &item.restart_action {
+            let v = match r.value {
+                RestartAction::None => "None",
+                RestartAction::RequireRestart => "RequireRestart",
+                RestartAction::RecommendRestart => "RecommendRestart",
+                RestartAction::RequireLogout => "RequireLogout",
+            };
+            d.insert("RestartAction", Pv::String(v.to_owned()));
+        }
+        if item.kind.value == Kind::Script {
+            d.insert("installer_type", Pv::String("nopkg".to_owned()));
+        }
+        if let Some(installs) = &item.installs {
+            let mut out = Vec::new();
+            for i in installs {
+                let mut e: BTreeMap<&str, Pv> = BTreeMap::new();
+                e.insert("type", Pv::String(i.kind.value.as_str().to_owned()));
+                e.insert("path", s(&i.path));
+                for (key, field) in [
+                    ("CFBundleIdentifier", &i.bundle_identifier),
+                    ("CFBundleName", &i.bundle_name),
+                    ("CFBundleShortVersionString", &i.short_version),
+                    ("CFBundleVersion", &i.bundle_version),
+                    ("version_comparison_key", &i.version_comparison_key),
+                    ("md5checksum", &i.md5checksum),
+                    ("minosversion", &i.minosversion),
+                ] {
+                    if let Some(v) = field {
+                        e.insert(key, s(v));
+                    }
+                }
+                out.push(Pv::Dictionary(
+                    e.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                ));
+            }
+            d.insert("installs", Pv::Array(out));
+        }
+        if let Some(receipts) = &item.receipts {
+            let mut out = Vec::new();
+            for r in receipts {
+                let mut e: BTreeMap<&str, Pv> = BTreeMap::new();
+                e.insert("packageid", s(&r.packageid));
+                e.insert("version", s(&r.version));
+                if let Some(o) = &r.optional {
+                    e.insert("optional", Pv::Boolean(o.value));
+                }
+                out.push(Pv::Dictionary(
+                    e.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                ));
+            }
+            d.insert("receipts", Pv::Array(out));
+        }
+        ok.then(|| d.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn profile(
+        &mut self,
+        src: &Src<ProfileFile>,
+        identifier: &str,
+        namespace: &Uuid,
+        org: &str,
+    ) -> Option<ir::Profile> {
+        let (file, p) = (src.file.as_str(), &src.value);
+        let display_name = self.text(file, &p.display_name);
+        let description = self.opt_text(file, &p.description);
+        let organization = self.opt_text(file, &p.organization);
+        let mut payloads = Vec::new();
+        let mut ok = true;
+        for (i, raw) in p.payloads.iter().enumerate() {
+            let pid = payload_identifier(identifier, p, i);
+            let settings = match &raw.settings {
+                None => Some(plist::Dictionary::new()),
+                Some(Sp {
+                    value: Value::Dict(entries),
+                    ..
+                }) => self.dict(file, entries),
+                Some(_) => None,
+            };
+            let display = self.opt_text(file, &raw.display_name);
+            let desc = self.opt_text(file, &raw.description);
+            match (settings, display, desc) {
+                (Some(settings), Some(display_name), Some(description)) => {
+                    payloads.push(ir::Payload {
+                        payload_type: raw.payload_type.value.clone(),
+                        uuid: uuid_for(namespace, &pid),
+                        identifier: pid,
+                        display_name,
+                        description,
+                        settings,
+                    })
+                }
+                _ => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(ir::Profile {
+            identifier: identifier.to_owned(),
+            uuid: uuid_for(namespace, identifier),
+            display_name: display_name?,
+            description: description?,
+            organization: organization?.unwrap_or_else(|| org.to_owned()),
+            scope: match p.scope.as_ref().map(|s| s.value) {
+                Some(ProfileScope::User) => "User",
+                _ => "System",
+            },
+            removal_disallowed: p.removal_disallowed.as_ref().map(|r| r.value),
+            payloads,
+        })
+    }
+}
+
+/// PayloadUUID: UUIDv5 of the identifier in the org's namespace (UUIDv5 of the prefix in the DNS
+/// namespace), upper-case as Apple writes them. Stable across edits; changes only with identity.
+pub fn uuid_for(namespace: &Uuid, identifier: &str) -> String {
+    Uuid::new_v5(namespace, identifier.as_bytes())
+        .hyphenated()
+        .to_string()
+        .to_uppercase()
+}
+
+fn payload_identifier(profile_identifier: &str, p: &ProfileFile, index: usize) -> String {
+    let raw = &p.payloads[index];
+    if let Some(i) = &raw.identifier {
+        return i.value.clone();
+    }
+    let same_type_before = p.payloads[..index]
+        .iter()
+        .filter(|q| q.identifier.is_none() && q.payload_type.value == raw.payload_type.value)
+        .count();
+    let base = format!("{profile_identifier}.{}", raw.payload_type.value);
+    if same_type_before == 0 {
+        base
+    } else {
+        format!("{base}.{}", same_type_before + 1)
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()]
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)?;
+    let secs = match unit {
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(secs)
+}
+
+pub fn parse_mode(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 4 {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+fn to_jinja(v: &Value) -> minijinja::Value {
+    match v {
+        Value::Bool(b) => (*b).into(),
+        Value::Integer(i) => (*i).into(),
+        Value::Real(r) => (*r).into(),
+        Value::String(s) => s.clone().into(),
+        Value::Array(a) => a.iter().map(|x| to_jinja(&x.value)).collect(),
+        Value::Dict(d) => d
+            .iter()
+            .map(|(k, v)| (k.value.clone(), to_jinja(&v.value)))
+            .collect::<BTreeMap<_, _>>()
+            .into(),
+        Value::Null => minijinja::Value::from(()),
+    }
+}
+
+fn bad_name(file: &str, s: &Sp<String>, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "bad-name",
+        format!("`{}` is not a valid {what} name", s.value),
+    )
+    .at(
+        file,
+        s.span.clone(),
+        "use letters, digits, `.`, `-` and `_`",
+    )
+}
+
+fn unknown_name<'n>(
+    file: &str,
+    s: &Sp<String>,
+    what: &str,
+    candidates: impl IntoIterator<Item = &'n str> + Clone,
+    note: Option<&str>,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(format_code(what), format!("unknown {what} `{}`", s.value)).at(
+        file,
+        s.span.clone(),
+        format!("no {what} has this name"),
+    );
+    let all: Vec<&str> = candidates.clone().into_iter().collect();
+    d = match suggest(&s.value, candidates) {
+        Some(m) => d.help(format!("did you mean `{m}`?")),
+        None if !all.is_empty() && all.len() <= 12 => d.help(format!("known: {}", all.join(", "))),
+        None => d,
+    };
+    if let Some(n) = note {
+        d = d.note(n);
+    }
+    d
+}
+
+fn format_code(what: &str) -> &'static str {
+    match what {
+        "track" => "unknown-track",
+        "manifest" => "unknown-manifest",
+        "architecture" => "unknown-architecture",
+        "uninstall_method" => "unknown-uninstall-method",
+        _ => "unknown-name",
+    }
+}
+
+/// Keys every kind accepts.
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "display_name",
+    "description",
+    "catalogs",
+    "category",
+    "developer",
+    "notes",
+];
+
+fn keys_for(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Package => &[
+            "version",
+            "installer_item_location",
+            "installer_item_hash",
+            "installer_item_size",
+            "installed_size",
+            "installs",
+            "receipts",
+            "minimum_os_version",
+            "maximum_os_version",
+            "supported_architectures",
+            "requires",
+            "update_for",
+            "blocking_applications",
+            "unattended_install",
+            "unattended_uninstall",
+            "uninstallable",
+            "uninstall_method",
+            "RestartAction",
+            "OnDemand",
+            "installcheck_script",
+            "uninstallcheck_script",
+            "preinstall_script",
+            "postinstall_script",
+            "preuninstall_script",
+            "postuninstall_script",
+            "uninstall_script",
+        ],
+        Kind::Script => &[
+            "version",
+            "installcheck_script",
+            "postinstall_script",
+            "uninstallcheck_script",
+            "uninstall_script",
+            "uninstallable",
+            "uninstall_method",
+            "minimum_os_version",
+            "maximum_os_version",
+            "supported_architectures",
+            "requires",
+            "update_for",
+            "unattended_install",
+            "RestartAction",
+            "OnDemand",
+        ],
+        Kind::Preference => &["domain", "scope", "values"],
+        Kind::File => &["path", "content", "mode", "owner", "group"],
+    }
+}
+
+fn allowed(kind: Kind, key: &str) -> bool {
+    COMMON_KEYS.contains(&key) || keys_for(kind).contains(&key)
+}
+
+/// Kind-specific keys that are set on `item`, with the span of their value where there is one.
+fn present_keys(item: &RawItem) -> Vec<(&'static str, Option<Range<usize>>)> {
+    let mut out = Vec::new();
+    let mut text = |k: &'static str, v: &Option<Sp<String>>| {
+        if let Some(v) = v {
+            out.push((k, Some(v.span.clone())));
+        }
+    };
+    text("version", &item.version);
+    text("installer_item_location", &item.installer_item_location);
+    text("installer_item_hash", &item.installer_item_hash);
+    text("minimum_os_version", &item.minimum_os_version);
+    text("maximum_os_version", &item.maximum_os_version);
+    text("uninstall_method", &item.uninstall_method);
+    text("installcheck_script", &item.installcheck_script);
+    text("uninstallcheck_script", &item.uninstallcheck_script);
+    text("preinstall_script", &item.preinstall_script);
+    text("postinstall_script", &item.postinstall_script);
+    text("preuninstall_script", &item.preuninstall_script);
+    text("postuninstall_script", &item.postuninstall_script);
+    text("uninstall_script", &item.uninstall_script);
+    text("domain", &item.domain);
+    text("path", &item.path);
+    text("content", &item.content);
+    text("mode", &item.mode);
+    text("owner", &item.owner);
+    text("group", &item.group);
+    let mut other = |k: &'static str, span: Option<Option<Range<usize>>>| {
+        if let Some(s) = span {
+            out.push((k, s));
+        }
+    };
+    let first = |l: &Option<Vec<Sp<String>>>| l.as_ref().map(|l| l.first().map(|s| s.span.clone()));
+    other(
+        "supported_architectures",
+        first(&item.supported_architectures),
+    );
+    other("requires", first(&item.requires));
+    other("update_for", first(&item.update_for));
+    other("blocking_applications", first(&item.blocking_applications));
+    let flag = |v: &Option<Sp<bool>>| v.as_ref().map(|v| Some(v.span.clone()));
+    other("unattended_install", flag(&item.unattended_install));
+    other("unattended_uninstall", flag(&item.unattended_uninstall));
+    other("uninstallable", flag(&item.uninstallable));
+    other("OnDemand", flag(&item.on_demand));
+    other(
+        "installer_item_size",
+        item.installer_item_size
+            .as_ref()
+            .map(|v| Some(v.span.clone())),
+    );
+    other(
+        "installed_size",
+        item.installed_size.as_ref().map(|v| Some(v.span.clone())),
+    );
+    other(
+        "RestartAction",
+        item.restart_action.as_ref().map(|v| Some(v.span.clone())),
+    );
+    other("scope", item.scope.as_ref().map(|v| Some(v.span.clone())));
+    other("values", item.values.as_ref().map(|v| Some(v.span.clone())));
+    other(
+        "installs",
+        item.installs
+            .as_ref()
+            .map(|l| l.first().map(|i| i.path.span.clone())),
+    );
+    other(
+        "receipts",
+        item.receipts
+            .as_ref()
+            .map(|l| l.first().map(|r| r.packageid.span.clone())),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d"), Some(30 * 86_400));
+        assert_eq!(parse_duration("12h"), Some(12 * 3_600));
+        assert_eq!(parse_duration("2w"), Some(14 * 86_400));
+        assert_eq!(parse_duration("0d"), None);
+        assert_eq!(parse_duration("30"), None);
+        assert_eq!(parse_duration("d"), None);
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("0644"), Some(0o644));
+        assert_eq!(parse_mode("0o755"), Some(0o755));
+        assert_eq!(parse_mode("0999"), None);
+        assert_eq!(parse_mode("rw-r--r--"), None);
+    }
+
+    #[test]
+    fn payload_uuids_are_stable_and_distinct() {
+        let ns = Uuid::new_v5(&Uuid::NAMESPACE_DNS, b"com.example");
+        let a = uuid_for(&ns, "com.example.screensaver");
+        assert_eq!(a, uuid_for(&ns, "com.example.screensaver"));
+        assert_ne!(a, uuid_for(&ns, "com.example.loginwindow"));
+        assert_eq!(a, a.to_uppercase());
+        let other = Uuid::new_v5(&Uuid::NAMESPACE_DNS, b"org.other");
+        assert_ne!(a, uuid_for(&other, "com.example.screensaver"));
+    }
+}

@@ -1,0 +1,62 @@
+//! JSON Schemas of the policy files, for editors (`mmc schema`).
+
+use schemars::{JsonSchema, Schema, generate::SchemaSettings};
+
+use crate::syntax::model::{ItemsFile, ManifestFile, ProfileFile, RepoFile};
+
+/// The kinds of policy file, with the glob they live at.
+pub const KINDS: [(&str, &str); 4] = [
+    ("repo", "mmc.yaml"),
+    ("items", "policies/items/*.yaml"),
+    ("manifest", "policies/manifests/**/*.yaml"),
+    ("profile", "profiles/*.yaml"),
+];
+
+fn generate<T: JsonSchema>(title: &str) -> Schema {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.root_schema_for::<T>();
+    schema.insert("title".to_owned(), title.into());
+    schema
+}
+
+/// The schema for one kind of file (see [`KINDS`]).
+pub fn for_kind(kind: &str) -> Option<Schema> {
+    Some(match kind {
+        "repo" => generate::<RepoFile>("mmc.yaml"),
+        "items" => generate::<ItemsFile>("mmc items file"),
+        "manifest" => generate::<ManifestFile>("mmc manifest"),
+        "profile" => generate::<ProfileFile>("mmc configuration profile"),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_schema_that_forbids_unknown_keys() {
+        for (kind, _) in KINDS {
+            let s = serde_json::to_value(for_kind(kind).unwrap()).unwrap();
+            assert_eq!(s["additionalProperties"], false, "{kind}");
+            assert!(
+                s["properties"].as_object().is_some_and(|p| !p.is_empty()),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn munki_key_names_appear_in_the_items_schema() {
+        let s = serde_json::to_string(&for_kind("items").unwrap()).unwrap();
+        for key in [
+            "installer_item_hash",
+            "OnDemand",
+            "RestartAction",
+            "CFBundleShortVersionString",
+            "installcheck_script",
+        ] {
+            assert!(s.contains(key), "{key}");
+        }
+    }
+}

@@ -1,0 +1,202 @@
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use mmc_compiler::Stamp;
+use serde::Serialize;
+
+use crate::EXIT_ERROR;
+use crate::cli::{BuildArgs, GlobalArgs};
+use crate::output::Printer;
+use crate::workspace;
+
+/// Environment variable holding the PEM private key, for CI secrets.
+pub const KEY_ENV: &str = "MMC_SIGNING_KEY";
+
+#[derive(Serialize)]
+struct BuildReport {
+    version: u32,
+    key_id: String,
+    bundles: Vec<BundleReport>,
+}
+
+#[derive(Serialize)]
+struct BundleReport {
+    name: String,
+    track: String,
+    audience: String,
+    path: String,
+    signature: String,
+    version: u64,
+    sha256: String,
+    size: u64,
+    created: String,
+    expires: String,
+    files: usize,
+}
+
+pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitCode> {
+    let root = workspace::find_repo(global.repo.as_deref())?;
+    let mut diags = Vec::new();
+    let files = workspace::read_files(&root, &mut diags)?;
+    let compiled = mmc_compiler::compile(&files);
+    diags.extend(compiled.diagnostics);
+    out.diagnostics(&diags, &files, false);
+    if diags.iter().any(|d| d.is_error()) {
+        out.error(&format!(
+            "could not build: {}; nothing was written",
+            Printer::summary(&diags)
+        ));
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+
+    let key = load_key(args.key.as_deref(), out)?;
+    let key_id = mmc_bundle::key_id(&key.verifying_key());
+    let stamp = stamp(&root, &files, out)?;
+    let out_dir = args.out.clone().unwrap_or_else(|| root.join("build"));
+    let bundle_dir = out_dir.join("bundles");
+
+    // Package everything in memory first, so a failure writes nothing.
+    let mut packaged = Vec::new();
+    for b in &compiled.bundles {
+        if !b.trusted_keys.is_empty() && !b.trusted_keys.contains(&key_id) {
+            out.warn(&format!(
+                "bundle `{}`: signing key {key_id} is not in mmc.yaml signing.trusted_keys; agents that trust only those keys will refuse it",
+                b.name
+            ));
+        }
+        let p = mmc_compiler::package(b, stamp, &key)
+            .with_context(|| format!("cannot package bundle `{}`", b.name))?;
+        packaged.push((b, p));
+    }
+
+    let mut report = BuildReport {
+        version: 1,
+        key_id: key_id.clone(),
+        bundles: Vec::new(),
+    };
+    for (b, p) in &packaged {
+        let path = bundle_dir.join(&p.file_name);
+        let sig = signature_path(&path);
+        // The archive first: an archive without its envelope is refused by agents, never trusted.
+        workspace::write_atomic(&path, &p.archive, 0o644)?;
+        workspace::write_atomic(&sig, &p.envelope, 0o644)?;
+        out.status(
+            "Built",
+            &format!(
+                "{} version {} → {} (sha256 {}…)",
+                b.name,
+                p.statement.version,
+                path.display(),
+                &p.statement.archive.sha256[..12]
+            ),
+        );
+        report.bundles.push(BundleReport {
+            name: b.name.clone(),
+            track: b.track.clone(),
+            audience: b.audience.clone(),
+            path: path.display().to_string(),
+            signature: sig.display().to_string(),
+            version: p.statement.version,
+            sha256: p.statement.archive.sha256.clone(),
+            size: p.statement.archive.length,
+            created: p.statement.created.clone(),
+            expires: p.statement.expires.clone(),
+            files: b.files.len() + 1,
+        });
+    }
+    out.status("Signed", &format!("with key {key_id}"));
+    if out.format == crate::cli::Format::Json {
+        out.stdout(&(serde_json::to_string_pretty(&report)? + "\n"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn signature_path(archive: &Path) -> PathBuf {
+    let mut s = archive.as_os_str().to_owned();
+    s.push(".sig");
+    PathBuf::from(s)
+}
+
+fn load_key(path: Option<&Path>, out: &Printer) -> Result<mmc_bundle::SigningKey> {
+    let (text, origin) = match path {
+        Some(path) => {
+            if workspace::is_tracked_by_git(path) {
+                bail!(
+                    "refusing to use {}: git tracks this file, so the private key is (or will be) committed. \
+                     Remove it from git (`git rm --cached`), rotate the key, and keep keys outside the repository",
+                    path.display()
+                );
+            }
+            check_key_permissions(path)?;
+            if workspace::is_inside_repo_unignored(path) {
+                out.warn(&format!(
+                    "{} is inside a git work tree and not ignored; add it to .gitignore",
+                    path.display()
+                ));
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the signing key {}", path.display()))?;
+            (text, path.display().to_string())
+        }
+        None => match std::env::var(KEY_ENV) {
+            Ok(text) if !text.trim().is_empty() => (text, format!("${KEY_ENV}")),
+            _ => bail!(
+                "no signing key: pass --key FILE or set {KEY_ENV} to the PEM text of the key. \
+                 `mmc keygen --out PREFIX` creates a key pair"
+            ),
+        },
+    };
+    mmc_bundle::parse_signing_key(&text)
+        .with_context(|| format!("{origin} is not an ed25519 private key in PKCS#8 PEM form"))
+}
+
+fn check_key_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the signing key {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the signing key {} is readable by other users (mode {mode:04o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The version and creation time of this build: `SOURCE_DATE_EPOCH`, else the committer time of
+/// HEAD, else (not a git repository) the newest policy file's modification time.
+fn stamp(root: &Path, files: &mmc_compiler::source::FileSet, out: &Printer) -> Result<Stamp> {
+    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
+        let t: i64 = s.trim().parse().ok().filter(|t| *t > 0).with_context(|| {
+            format!("SOURCE_DATE_EPOCH={s} is not a positive number of seconds")
+        })?;
+        return Ok(Stamp {
+            version: t as u64,
+            created: t,
+        });
+    }
+    if let Some(t) = workspace::head_commit_time(root).filter(|t| *t > 0) {
+        if workspace::has_uncommitted_policy_changes(root) {
+            out.warn("policy files have uncommitted changes: this build carries HEAD's version but not HEAD's content; commit before publishing");
+        }
+        return Ok(Stamp {
+            version: t as u64,
+            created: t,
+        });
+    }
+    let newest = files
+        .iter()
+        .filter_map(|(rel, _)| std::fs::metadata(root.join(rel)).ok()?.modified().ok())
+        .max()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .context("cannot determine a build time: not a git repository and no policy file has a modification time")?;
+    out.warn("not a git repository with a commit: the bundle version is the newest policy file's modification time, so it is not reproducible");
+    Ok(Stamp {
+        version: newest as u64,
+        created: newest,
+    })
+}

@@ -1,0 +1,28 @@
+//! The `mmc` command line: argument parsing, file and git I/O, rendering. No policy semantics
+//! live here; they are in `mmc-compiler`.
+
+mod cli;
+mod commands;
+mod output;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::Cli;
+
+/// Exit codes: 0 success, 1 reserved for "changes found" (`mmc diff`), 2 any error.
+pub const EXIT_ERROR: u8 = 2;
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Printer::new(&cli.global);
+    match commands::run(&cli, &out) {
+        Ok(code) => code,
+        Err(err) => {
+            out.error(&format!("{err:#}"));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

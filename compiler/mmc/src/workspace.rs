@@ -1,0 +1,205 @@
+//! Finding the policy repository, reading it into a `FileSet`, asking git about it, and writing
+//! outputs atomically.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use mmc_compiler::diag::Diagnostic;
+use mmc_compiler::load::{ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, REPO_FILE};
+use mmc_compiler::source::FileSet;
+
+/// The repository root: `--repo`, or the nearest directory upward holding `mmc.yaml`.
+pub fn find_repo(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = explicit {
+        if !dir.join(REPO_FILE).is_file() {
+            bail!(
+                "{} has no {REPO_FILE}; is it a policy repository? (`mmc init DIR` creates one)",
+                dir.display()
+            );
+        }
+        return Ok(dir.to_path_buf());
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    for dir in cwd.ancestors() {
+        if dir.join(REPO_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    bail!(
+        "no {REPO_FILE} in {} or any parent directory; pass --repo DIR, or run `mmc init DIR` to create a repository",
+        cwd.display()
+    )
+}
+
+/// Reads `mmc.yaml`, `policies/` and `profiles/` into memory. Problems with individual files
+/// (symlinks, non-UTF-8 text) become diagnostics; I/O failures are errors.
+pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
+    let mut files = FileSet::new();
+    let mut paths = Vec::new();
+    paths.push(root.join(REPO_FILE));
+    for dir in [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR] {
+        walk(&root.join(dir), &mut paths)?;
+    }
+    paths.sort();
+    for path in paths {
+        let rel = path.strip_prefix(root).expect("walked below the root");
+        let rel = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let meta = std::fs::symlink_metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.file_type().is_symlink() {
+            diags.push(
+                Diagnostic::error("symlink", format!("{rel} is a symbolic link"))
+                    .help("policy files must be regular files: a link could pull a file from outside the repository into a signed bundle"),
+            );
+            continue;
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        match String::from_utf8(bytes) {
+            Ok(text) => files.insert(
+                rel,
+                text.strip_prefix('\u{feff}')
+                    .map(str::to_owned)
+                    .unwrap_or(text),
+            ),
+            Err(_) => diags.push(
+                Diagnostic::error("not-utf8", format!("{rel} is not UTF-8 text"))
+                    .help("save the file as UTF-8"),
+            ),
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&path, out)?;
+        } else {
+            let n = name.to_string_lossy();
+            if n.ends_with(".yaml") || n.ends_with(".yml") {
+                out.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<std::process::Output> {
+    Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()
+}
+
+/// Committer time of HEAD, in Unix seconds, if `root` is in a git work tree with a commit.
+pub fn head_commit_time(root: &Path) -> Option<i64> {
+    let out = git(root, &["log", "-1", "--format=%ct", "HEAD"])?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+/// Whether policy files differ from HEAD (uncommitted or untracked changes).
+pub fn has_uncommitted_policy_changes(root: &Path) -> bool {
+    git(
+        root,
+        &[
+            "status",
+            "--porcelain",
+            "--",
+            REPO_FILE,
+            "policies",
+            "profiles",
+        ],
+    )
+    .is_some_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+/// Whether git tracks `path` (in whatever repository contains it).
+pub fn is_tracked_by_git(path: &Path) -> bool {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return false;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["ls-files", "--error-unmatch", "--"])
+        .arg(name)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether `path` lies in a git work tree and is not ignored there (so `git add .` would take it).
+pub fn is_inside_repo_unignored(path: &Path) -> bool {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return false;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let inside = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .output();
+    if !inside.is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true")) {
+        return false;
+    }
+    let ignored = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "-q", "--"])
+        .arg(name)
+        .status();
+    !ignored.is_ok_and(|s| s.success())
+}
+
+/// Writes `bytes` to `dest` through a temporary file in the same directory and a rename, so
+/// readers see the old file or the new one, never a part.
+pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dest
+        .parent()
+        .context("destination has no parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mmc-tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(dest)
+        .with_context(|| format!("cannot write {}", dest.display()))?;
+    Ok(())
+}
