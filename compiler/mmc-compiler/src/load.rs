@@ -27,6 +27,11 @@ pub struct Loaded {
     /// Manifests by name (path below `policies/manifests/` without the extension).
     pub manifests: BTreeMap<String, Src<ManifestFile>>,
     pub profiles: Vec<Src<ProfileFile>>,
+    /// Some items file did not parse: an unresolved item name may be defined there, so it is not
+    /// reported (the parse error is).
+    pub items_incomplete: bool,
+    /// Likewise for manifest files.
+    pub manifests_incomplete: bool,
 }
 
 /// Parses all files. Returns `None` only when `mmc.yaml` itself is missing or unusable; every
@@ -46,18 +51,23 @@ pub fn load(files: &FileSet, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
         }
     };
     let mut items = Vec::new();
+    let mut items_incomplete = false;
     for (path, text) in files.yaml_under(ITEMS_DIR) {
-        if let Some(f) = syntax::parse::<ItemsFile>(path, text, diags) {
-            items.extend(f.items.into_iter().map(|value| Src {
+        match syntax::parse::<ItemsFile>(path, text, diags) {
+            Some(f) => items.extend(f.items.into_iter().map(|value| Src {
                 file: path.to_owned(),
                 value,
-            }));
+            })),
+            None => items_incomplete = true,
         }
     }
     let mut manifests = BTreeMap::new();
+    let mut manifests_incomplete = false;
     for (path, text) in files.yaml_under(MANIFESTS_DIR) {
         let name = manifest_name(path);
-        if let Some(value) = syntax::parse::<ManifestFile>(path, text, diags) {
+        let parsed = syntax::parse::<ManifestFile>(path, text, diags);
+        manifests_incomplete |= parsed.is_none();
+        if let Some(value) = parsed {
             if manifests.contains_key(&name) {
                 diags.push(
                     Diagnostic::error(
@@ -92,6 +102,8 @@ pub fn load(files: &FileSet, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
         items,
         manifests,
         profiles,
+        items_incomplete,
+        manifests_incomplete,
     })
 }
 

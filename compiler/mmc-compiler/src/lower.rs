@@ -472,7 +472,7 @@ impl<'a> Repo<'a> {
     }
 
     fn check_item_ref(&self, file: &str, name: &Sp<String>, diags: &mut Vec<Diagnostic>) {
-        if self.resolve(&name.value).is_some() {
+        if self.resolve(&name.value).is_some() || self.loaded.items_incomplete {
             return;
         }
         let mut d = Diagnostic::error("unknown-item", format!("unknown item `{}`", name.value)).at(
@@ -503,7 +503,7 @@ impl<'a> Repo<'a> {
             walk_body(&Body::of_manifest(&src.value), &mut |body| {
                 self.check_tracks(file, body.catalogs, diags);
                 for inc in body.included_manifests.iter().flatten() {
-                    if !manifests.contains_key(&inc.value) {
+                    if !manifests.contains_key(&inc.value) && !self.loaded.manifests_incomplete {
                         diags.push(unknown_name(
                             file,
                             inc,
@@ -721,7 +721,7 @@ impl<'a> Repo<'a> {
         let mut queue: Vec<&str> = match &spec.def.manifests {
             Some(list) => {
                 for m in list {
-                    if !self.loaded.manifests.contains_key(&m.value) {
+                    if !self.loaded.manifests.contains_key(&m.value) && !self.loaded.manifests_incomplete {
                         cx.diags.push(unknown_name(
                             &self.loaded.repo.file,
                             m,

@@ -61,11 +61,11 @@ pub fn parse<T: DeserializeOwned>(
         .iter()
         .filter_map(|d| d.primary().map(|l| l.span.start))
         .collect();
-    let has_lint_errors = !lints.is_empty();
     diags.extend(lints);
+    // A file with lint errors still goes on to the typed parse and the semantic checks: the build
+    // fails on the lint error anyway, and the admin sees every other problem in the same run.
     match serde_saphyr::from_str_with_options::<T>(text, options()) {
-        Ok(v) if !has_lint_errors => Some(v),
-        Ok(_) => None,
+        Ok(v) => Some(v),
         Err(e) => {
             let d = from_saphyr(path, &e);
             // The lint already explained a problem at this exact place, in better words.

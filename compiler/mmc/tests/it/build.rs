@@ -1,0 +1,133 @@
+//! Building, signing and verifying bundles; key handling.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::*;
+
+fn build_json(repo: &std::path::Path, key: &std::path::Path, out_dir: &std::path::Path) -> serde_json::Value {
+    let out = run(mmc(repo).args(["build", "--format", "json", "--key"]).arg(key).arg("--out").arg(out_dir));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("build --format json prints one JSON document")
+}
+
+fn trust(key: &std::path::Path) -> mmc_bundle::VerifyingKey {
+    let pem = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    mmc_bundle::parse_public_key(&pem).unwrap()
+}
+
+#[test]
+fn build_signs_bundles_that_verify_and_detects_tampering() {
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let out_dir = repo.path().join("build");
+    let report = build_json(repo.path(), &key, &out_dir);
+    let bundles = report["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 2);
+    let stable = &bundles[1];
+    assert_eq!(stable["name"], "stable");
+    assert_eq!(stable["version"], COMMIT_TIME);
+    let path = std::path::PathBuf::from(stable["path"].as_str().unwrap());
+    let archive = std::fs::read(&path).unwrap();
+    let envelope = std::fs::read(stable["signature"].as_str().unwrap()).unwrap();
+    let digest = mmc_compiler::emit::hex(&<sha2::Sha256 as sha2::Digest>::digest(&archive));
+    assert_eq!(stable["sha256"], digest.as_str());
+
+    let now = jiff::Timestamp::from_second(COMMIT_TIME as i64 + 60).unwrap();
+    let statement = mmc_bundle::verify(&envelope, &archive, &[trust(&key)], now).expect("valid bundle verifies");
+    assert_eq!(statement.audience, "com.example:stable");
+
+    // One flipped byte anywhere in the archive.
+    let mut flipped = archive.clone();
+    flipped[archive.len() / 2] ^= 0x01;
+    let err = mmc_bundle::verify(&envelope, &flipped, &[trust(&key)], now).unwrap_err();
+    assert!(err.to_string().contains("SHA-256"), "{err}");
+
+    // Trusting a different key.
+    let other = keygen(&keys.path().join("other").tap_mkdir());
+    let err = mmc_bundle::verify(&envelope, &archive, &[trust(&other)], now).unwrap_err();
+    assert!(err.to_string().contains("unknown key"), "{err}");
+
+    // The archive extracts strictly and holds what the agent needs.
+    let dest = keys.path().join("extracted");
+    let extracted = mmc_bundle::extract(&archive, &dest).unwrap();
+    let names: Vec<&str> = extracted.index.files.iter().map(|f| f.path.as_str()).collect();
+    for expected in ["config.json", "munki/catalogs/stable", "munki/manifests/site_default", "profiles/com.example.screensaver.mobileconfig"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[test]
+fn every_emitted_plist_parses_with_python_plistlib() {
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let report = build_json(repo.path(), &key, &repo.path().join("build"));
+    let path = report["bundles"][1]["path"].as_str().unwrap();
+    let dest = keys.path().join("x");
+    mmc_bundle::extract(&std::fs::read(path).unwrap(), &dest).unwrap();
+    let script = "import plistlib,pathlib,sys\nn=0\nfor p in sorted(pathlib.Path(sys.argv[1]).rglob('*')):\n    if p.is_file() and p.suffix != '.json':\n        plistlib.loads(p.read_bytes()); n+=1\nprint(n)";
+    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(&dest).output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let count: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(count >= 6, "only {count} plists checked");
+}
+
+#[test]
+fn keygen_writes_a_private_key_only_the_owner_can_read_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(dir.path().join("signing.pub")).unwrap().contains("BEGIN PUBLIC KEY"));
+    let again = run(mmc(dir.path()).args(["keygen", "--out"]).arg(dir.path().join("signing")));
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn build_refuses_a_key_that_git_tracks() {
+    let repo = fixture(None);
+    let key = keygen(repo.path());
+    commit_all(repo.path()); // commits signing.key too: exactly the mistake to catch
+    let out = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("git tracks this file"), "{}", out.stderr);
+    assert!(!repo.path().join("build").exists());
+}
+
+#[test]
+fn build_refuses_a_key_others_can_read() {
+    let repo = fixture(None);
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("chmod 600"), "{}", out.stderr);
+}
+
+#[test]
+fn build_takes_the_key_from_the_environment() {
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let out = run(mmc(repo.path()).arg("build").env("MMC_SIGNING_KEY", pem));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let none = run(mmc(repo.path()).arg("build"));
+    assert_eq!(none.code, 2);
+    assert!(none.stderr.contains("no signing key"), "{}", none.stderr);
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the `mmc` binary: one test binary, files by intent.
+
+mod build;
+mod check;
+mod determinism;
+mod support;
