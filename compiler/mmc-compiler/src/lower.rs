@@ -721,7 +721,9 @@ impl<'a> Repo<'a> {
         let mut queue: Vec<&str> = match &spec.def.manifests {
             Some(list) => {
                 for m in list {
-                    if !self.loaded.manifests.contains_key(&m.value) && !self.loaded.manifests_incomplete {
+                    if !self.loaded.manifests.contains_key(&m.value)
+                        && !self.loaded.manifests_incomplete
+                    {
                         cx.diags.push(unknown_name(
                             &self.loaded.repo.file,
                             m,
@@ -762,7 +764,7 @@ impl<'a> Repo<'a> {
                     }
                 }
             });
-            let mut m = cx.manifest(&src.file, &Body::of_manifest(&src.value));
+            let mut m = cx.manifest(&Body::of_manifest(&src.value));
             m.display_name = src
                 .value
                 .display_name
@@ -1008,7 +1010,7 @@ impl Cx<'_> {
         ok.then(|| sorted.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
 
-    fn manifest(&mut self, file: &str, body: &Body) -> ir::Manifest {
+    fn manifest(&mut self, body: &Body) -> ir::Manifest {
         let names = |l: &Option<Vec<Sp<String>>>| {
             l.iter()
                 .flatten()
@@ -1024,7 +1026,7 @@ impl Cx<'_> {
             m.lists.insert(key, names(list));
         }
         for c in body.conditional_items.iter().flatten() {
-            let inner = self.manifest(file, &Body::of_conditional(c));
+            let inner = self.manifest(&Body::of_conditional(c));
             m.conditional_items.push(ir::Conditional {
                 condition: c.condition.value.clone(),
                 body: inner,

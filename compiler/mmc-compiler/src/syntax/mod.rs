@@ -165,7 +165,7 @@ fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
             Some(start..start + s.byte_len().unwrap_or(0) as usize)
         })
         .unwrap_or(0..0);
-    let d = match err {
+    match err {
         Error::SerdeUnknownField {
             field, expected, ..
         } => {
@@ -232,8 +232,7 @@ fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
             Diagnostic::error("yaml-budget", message(err)).at(path, span, "limit reached here")
         }
         _ => Diagnostic::error("yaml", message(err)).at(path, span, ""),
-    };
-    d
+    }
 }
 
 fn message(err: &Error) -> String {

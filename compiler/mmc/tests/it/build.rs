@@ -4,8 +4,16 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::support::*;
 
-fn build_json(repo: &std::path::Path, key: &std::path::Path, out_dir: &std::path::Path) -> serde_json::Value {
-    let out = run(mmc(repo).args(["build", "--format", "json", "--key"]).arg(key).arg("--out").arg(out_dir));
+fn build_json(
+    repo: &std::path::Path,
+    key: &std::path::Path,
+    out_dir: &std::path::Path,
+) -> serde_json::Value {
+    let out = run(mmc(repo)
+        .args(["build", "--format", "json", "--key"])
+        .arg(key)
+        .arg("--out")
+        .arg(out_dir));
     assert_eq!(out.code, 0, "{}", out.stderr);
     serde_json::from_str(&out.stdout).expect("build --format json prints one JSON document")
 }
@@ -35,7 +43,8 @@ fn build_signs_bundles_that_verify_and_detects_tampering() {
     assert_eq!(stable["sha256"], digest.as_str());
 
     let now = jiff::Timestamp::from_second(COMMIT_TIME as i64 + 60).unwrap();
-    let statement = mmc_bundle::verify(&envelope, &archive, &[trust(&key)], now).expect("valid bundle verifies");
+    let statement = mmc_bundle::verify(&envelope, &archive, &[trust(&key)], now)
+        .expect("valid bundle verifies");
     assert_eq!(statement.audience, "com.example:stable");
 
     // One flipped byte anywhere in the archive.
@@ -52,9 +61,22 @@ fn build_signs_bundles_that_verify_and_detects_tampering() {
     // The archive extracts strictly and holds what the agent needs.
     let dest = keys.path().join("extracted");
     let extracted = mmc_bundle::extract(&archive, &dest).unwrap();
-    let names: Vec<&str> = extracted.index.files.iter().map(|f| f.path.as_str()).collect();
-    for expected in ["config.json", "munki/catalogs/stable", "munki/manifests/site_default", "profiles/com.example.screensaver.mobileconfig"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    let names: Vec<&str> = extracted
+        .index
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    for expected in [
+        "config.json",
+        "munki/catalogs/stable",
+        "munki/manifests/site_default",
+        "profiles/com.example.screensaver.mobileconfig",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 
@@ -79,8 +101,17 @@ fn every_emitted_plist_parses_with_python_plistlib() {
     let dest = keys.path().join("x");
     mmc_bundle::extract(&std::fs::read(path).unwrap(), &dest).unwrap();
     let script = "import plistlib,pathlib,sys\nn=0\nfor p in sorted(pathlib.Path(sys.argv[1]).rglob('*')):\n    if p.is_file() and p.suffix != '.json':\n        plistlib.loads(p.read_bytes()); n+=1\nprint(n)";
-    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(&dest).output().expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&dest)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let count: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     assert!(count >= 6, "only {count} plists checked");
 }
@@ -89,9 +120,18 @@ fn every_emitted_plist_parses_with_python_plistlib() {
 fn keygen_writes_a_private_key_only_the_owner_can_read_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(std::fs::read_to_string(dir.path().join("signing.pub")).unwrap().contains("BEGIN PUBLIC KEY"));
-    let again = run(mmc(dir.path()).args(["keygen", "--out"]).arg(dir.path().join("signing")));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("signing.pub"))
+            .unwrap()
+            .contains("BEGIN PUBLIC KEY")
+    );
+    let again = run(mmc(dir.path())
+        .args(["keygen", "--out"])
+        .arg(dir.path().join("signing")));
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }
@@ -103,7 +143,11 @@ fn build_refuses_a_key_that_git_tracks() {
     commit_all(repo.path()); // commits signing.key too: exactly the mistake to catch
     let out = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("git tracks this file"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("git tracks this file"),
+        "{}",
+        out.stderr
+    );
     assert!(!repo.path().join("build").exists());
 }
 

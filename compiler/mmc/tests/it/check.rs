@@ -14,10 +14,21 @@ fn check_case(case: &str) -> Output {
     let keys = tempfile::tempdir().unwrap();
     let key = keygen(keys.path());
     let out_dir = repo.path().join("out");
-    let build = run(mmc(repo.path()).args(["build", "--key"]).arg(&key).arg("--out").arg(&out_dir));
+    let build = run(mmc(repo.path())
+        .args(["build", "--key"])
+        .arg(&key)
+        .arg("--out")
+        .arg(&out_dir));
     assert_eq!(build.code, 2);
-    assert!(build.stderr.contains("nothing was written"), "{}", build.stderr);
-    assert!(!out_dir.exists(), "a failed build must not create its output directory");
+    assert!(
+        build.stderr.contains("nothing was written"),
+        "{}",
+        build.stderr
+    );
+    assert!(
+        !out_dir.exists(),
+        "a failed build must not create its output directory"
+    );
     out
 }
 
@@ -56,8 +67,15 @@ fn all_problems_of_all_files_in_one_run() {
     let out = check_case("many_errors");
     insta::assert_snapshot!(out.stderr);
     // Problems from three different files, in one run.
-    for file in ["mmc.yaml", "policies/items/apps.yaml", "policies/manifests/site_default.yaml"] {
-        assert!(out.stderr.contains(&format!("--> {file}:")), "no problem reported in {file}");
+    for file in [
+        "mmc.yaml",
+        "policies/items/apps.yaml",
+        "policies/manifests/site_default.yaml",
+    ] {
+        assert!(
+            out.stderr.contains(&format!("--> {file}:")),
+            "no problem reported in {file}"
+        );
     }
 }
 
@@ -67,8 +85,12 @@ fn json_lines_format() {
     let out = run(mmc(repo.path()).args(["check", "--format", "json"]));
     assert_eq!(out.code, 2);
     for line in out.stdout.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("each line is one JSON object");
-        assert!(v["file"].is_string() && v["line"].is_u64() && v["column"].is_u64(), "{line}");
+        let v: serde_json::Value =
+            serde_json::from_str(line).expect("each line is one JSON object");
+        assert!(
+            v["file"].is_string() && v["line"].is_u64() && v["column"].is_u64(),
+            "{line}"
+        );
     }
     insta::assert_snapshot!(out.stdout);
 }
@@ -98,14 +120,25 @@ fn repo_is_found_upward_or_given() {
     let out = run(mmc(elsewhere.path()).arg("check"));
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no mmc.yaml"), "{}", out.stderr);
-    assert_eq!(run(mmc(elsewhere.path()).arg("check").arg("--repo").arg(repo.path())).code, 0);
+    assert_eq!(
+        run(mmc(elsewhere.path())
+            .arg("check")
+            .arg("--repo")
+            .arg(repo.path()))
+        .code,
+        0
+    );
 }
 
 #[test]
 fn example_repository_checks_clean() {
     let out = run(mmc(&example_repo()).arg("check"));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("no problems"), "the example org must have no warnings either: {}", out.stderr);
+    assert!(
+        out.stderr.contains("no problems"),
+        "the example org must have no warnings either: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -127,7 +160,9 @@ fn schema_is_json_for_every_kind() {
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(v["additionalProperties"], false, "{kind}");
     }
-    let out = run(mmc(dir.path()).args(["schema", "--out"]).arg(dir.path().join("s")));
+    let out = run(mmc(dir.path())
+        .args(["schema", "--out"])
+        .arg(dir.path().join("s")));
     assert_eq!(out.code, 0);
     assert!(dir.path().join("s/items.schema.json").is_file());
 }

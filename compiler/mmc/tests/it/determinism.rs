@@ -10,16 +10,34 @@ fn bundle_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
-        out.insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap());
+        out.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            std::fs::read(entry.path()).unwrap(),
+        );
     }
     out
 }
 
-fn build_with(repo: &Path, key: &Path, tz: &str, umask: &str, lang: &str) -> BTreeMap<String, Vec<u8>> {
+fn build_with(
+    repo: &Path,
+    key: &Path,
+    tz: &str,
+    umask: &str,
+    lang: &str,
+) -> BTreeMap<String, Vec<u8>> {
     let script = format!("umask {umask} && exec \"$0\" \"$@\"");
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(script).arg(env!("CARGO_BIN_EXE_mmc")).args(["build", "--key"]).arg(key);
-    cmd.current_dir(repo).env("TZ", tz).env("LANG", lang).env("LC_ALL", lang).env_remove("SOURCE_DATE_EPOCH").env_remove("MMC_SIGNING_KEY");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_mmc"))
+        .args(["build", "--key"])
+        .arg(key);
+    cmd.current_dir(repo)
+        .env("TZ", tz)
+        .env("LANG", lang)
+        .env("LC_ALL", lang)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("MMC_SIGNING_KEY");
     let out = run(&mut cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
     bundle_bytes(&repo.join("build/bundles"))
@@ -33,11 +51,20 @@ fn assert_reproducible(source: &Path) {
     // A second checkout of the same commit, elsewhere, with other modification times.
     let second = tempfile::tempdir().unwrap();
     let clone = second.path().join("clone");
-    git(second.path(), &["clone", "-q", first.path().to_str().unwrap(), "clone"]);
+    git(
+        second.path(),
+        &["clone", "-q", first.path().to_str().unwrap(), "clone"],
+    );
     for rel in walk(&clone) {
         let path = clone.join(&rel);
-        let t = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000));
-        std::fs::File::options().write(true).open(&path).unwrap().set_times(t).unwrap();
+        let t = std::fs::FileTimes::new()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000));
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_times(t)
+            .unwrap();
     }
 
     let keys = tempfile::tempdir().unwrap();
@@ -65,7 +92,13 @@ fn walk(dir: &Path) -> Vec<String> {
                     if e.file_type().unwrap().is_dir() {
                         stack.push(e.path());
                     } else {
-                        out.push(e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+                        out.push(
+                            e.path()
+                                .strip_prefix(dir)
+                                .unwrap()
+                                .to_string_lossy()
+                                .into_owned(),
+                        );
                     }
                 }
             }

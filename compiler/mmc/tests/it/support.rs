@@ -37,7 +37,10 @@ pub fn fixtures() -> PathBuf {
 
 /// The repository root, which is also the example policy repository.
 pub fn example_repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A temporary policy repository: the `base` fixture with the files of `cases/<case>` laid over it.
@@ -84,7 +87,14 @@ pub fn keygen(dir: &Path) -> PathBuf {
 pub fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=mmc test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=mmc test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .env("GIT_AUTHOR_DATE", "2026-11-01T12:00:00Z")
         .env("GIT_COMMITTER_DATE", "2026-11-01T12:00:00Z")
