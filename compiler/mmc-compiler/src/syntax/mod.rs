@@ -56,6 +56,18 @@ pub fn parse<T: DeserializeOwned>(
         );
         return None;
     }
+    let has_content = text.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with('#') && l != "---"
+    });
+    if !has_content {
+        diags.push(
+            Diagnostic::error("empty-file", format!("{path} is empty"))
+                .at(path, 0..0, "no content")
+                .help("give it content (see `mmc schema` for the keys), or delete the file"),
+        );
+        return None;
+    }
     let lints = lint(path, text);
     let lint_starts: Vec<usize> = lints
         .iter()
@@ -195,11 +207,13 @@ fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
                 None => d.help(format!("allowed values: {}", expected.join(", "))),
             }
         }
-        Error::SerdeMissingField { field, .. } => Diagnostic::error(
-            "missing-key",
-            format!("missing required key `{field}`"),
-        )
-        .at(path, span, format!("`{field}` is required here")),
+        Error::SerdeMissingField { field, .. } => {
+            Diagnostic::error("missing-key", format!("missing required key `{field}`")).at(
+                path,
+                span,
+                format!("`{field}` is missing from the mapping this key belongs to"),
+            )
+        }
         Error::DuplicateMappingKey { key, .. } => {
             let name = key.as_deref().unwrap_or("?");
             Diagnostic::error("duplicate-key", format!("duplicate key `{name}`"))
@@ -228,6 +242,15 @@ fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
                 .at(path, span, "YAML reads this as a number or boolean")
                 .help(format!("write \"{value}\""))
         }
+        Error::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Documents { .. },
+            ..
+        } => Diagnostic::error(
+            "multiple-documents",
+            "a policy file holds exactly one YAML document",
+        )
+        .at(path, span, "a second document starts here")
+        .help("remove the `---` separator, or move the second document into a file of its own"),
         Error::Budget { .. } => {
             Diagnostic::error("yaml-budget", message(err)).at(path, span, "limit reached here")
         }
@@ -330,6 +353,15 @@ mod tests {
         };
         assert_eq!(&text[entries[1].1.span.clone()], "\"/x\"");
         assert_eq!(entries[0].1.value, spanned::Value::Integer(600));
+    }
+
+    #[test]
+    fn empty_files_and_second_documents_are_explained() {
+        assert_eq!(errors("# only a comment\n\n")[0].0, "empty-file");
+        assert_eq!(
+            errors("items: []\n---\nitems: []\n")[0].0,
+            "multiple-documents"
+        );
     }
 
     #[test]
