@@ -54,16 +54,16 @@ pub enum Command {
     Init(InitArgs),
     /// Validate every policy file and report all problems; writes nothing
     #[command(
-        after_help = "Every problem in the repository is reported in one run, each with file, line and column.\n\
+        after_help = "Every problem in the repository is reported in one run, each with file, line and column. \
 Exit status: 0 when there is no error (warnings allowed), 2 otherwise.\n\n\
 Example (in CI):  mmc check --format github"
     )]
     Check,
     /// Compile, package and sign every bundle
     #[command(
-        after_help = "Each bundle becomes OUT/bundles/NAME-VERSION.tar.gz with its signed envelope next to it\n\
-(NAME-VERSION.tar.gz.sig). VERSION and the created time come from the commit (committer time of HEAD,\n\
-or SOURCE_DATE_EPOCH), so rebuilding a commit gives byte-identical bundles. If any policy has an\n\
+        after_help = "Each bundle becomes OUT/bundles/NAME-VERSION.tar.gz with its signed envelope next to it \
+(NAME-VERSION.tar.gz.sig). VERSION and the created time come from the commit (committer time of HEAD, \
+or SOURCE_DATE_EPOCH), so rebuilding a commit gives byte-identical bundles. If any policy has an \
 error, nothing is written.\n\n\
 Examples:\n  mmc keygen --out ~/.mmc/dev        # once; keep the .key file out of the repo\n  mmc build --key ~/.mmc/dev.key\n  MMC_SIGNING_KEY=\"$(cat key.pem)\" mmc build --format json"
     )]

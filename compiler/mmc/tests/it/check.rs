@@ -166,3 +166,11 @@ fn schema_is_json_for_every_kind() {
     assert_eq!(out.code, 0);
     assert!(dir.path().join("s/items.schema.json").is_file());
 }
+
+#[test]
+fn top_level_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(mmc(dir.path()).arg("--help"));
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!(out.stdout);
+}
