@@ -101,7 +101,14 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<(), String> {
         .map_err(|e| format!("{bundle}: {e}"))?;
 
     let extracted = match &options.extract {
-        Some(dir) => mmc_bundle::extract(&archive, dir),
+        Some(dir) => {
+            // Only after the bundle verified: create the parent the admin named, then extract.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            }
+            mmc_bundle::extract(&archive, dir)
+        }
         None => {
             let scratch = Scratch::create()?;
             mmc_bundle::extract(&archive, &scratch.path.join("bundle"))

@@ -17,7 +17,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::ir::{self, ItemSpec, MANIFEST_KEYS};
-use crate::syntax::model::Kind;
 
 /// Version of `config.json`'s layout; the agent refuses what it does not know.
 pub const CONFIG_FORMAT: u32 = 1;
@@ -60,6 +59,18 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
                 json!({ "kind": "file", "path": path, "content": content, "mode": format!("{mode:04o}"), "owner": owner, "group": group })
             }
         };
+        let mut entry = entry;
+        for (key, value) in [
+            ("display_name", &item.meta.display_name),
+            ("description", &item.meta.description),
+            ("category", &item.meta.category),
+            ("developer", &item.meta.developer),
+            ("notes", &item.meta.notes),
+        ] {
+            if let Some(v) = value {
+                entry[key] = v.clone().into();
+            }
+        }
         items_json.insert(item.name.clone(), entry);
     }
     let catalog = plist_bytes(&Pv::Array(catalog));
@@ -69,12 +80,17 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
         catalog,
     );
 
-    let munki_installs: BTreeSet<&str> = bundle
-        .items
-        .values()
-        .filter(|i| matches!(i.kind, Kind::Package | Kind::Script))
-        .map(|i| i.name.as_str())
-        .collect();
+    // Every way a manifest may name an item Munki installs: `name`, `name-version`, `name--version`.
+    let mut munki_installs: BTreeSet<String> = BTreeSet::new();
+    for item in bundle.items.values() {
+        if let ItemSpec::Pkginfo(d) = &item.spec {
+            munki_installs.insert(item.name.clone());
+            if let Some(v) = d.get("version").and_then(Pv::as_string) {
+                munki_installs.insert(format!("{}-{v}", item.name));
+                munki_installs.insert(format!("{}--{v}", item.name));
+            }
+        }
+    }
     let mut manifests_json = serde_json::Map::new();
     for (name, m) in &bundle.manifests {
         let path = names.file("munki/manifests", name, "");
@@ -115,15 +131,12 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
 
 /// A Munki manifest. Names of items Munki does not install (preferences, files) are left out:
 /// the agent applies those. The track is the catalog unless the manifest names its own.
-fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<&str>) -> Pv {
+fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<String>) -> Pv {
     let mut d: BTreeMap<&str, Pv> = BTreeMap::new();
     let strings = |v: &[String]| Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect());
-    let catalogs = if m.catalogs.is_empty() {
-        vec![track.to_owned()]
-    } else {
-        m.catalogs.clone()
-    };
-    d.insert("catalogs", strings(&catalogs));
+    // A bundle carries one catalog, its track's (the compiler refused manifests that name
+    // catalogs without it), so that is the catalog every shipped manifest reads.
+    d.insert("catalogs", strings(&[track.to_owned()]));
     body_into(&mut d, m, munki);
     if let Some(n) = &m.display_name {
         d.insert("display_name", Pv::String(n.clone()));
@@ -134,7 +147,7 @@ fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<&str>) -> Pv {
     dict(d)
 }
 
-fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTreeSet<&str>) {
+fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTreeSet<String>) {
     let strings = |v: &[String]| Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect());
     if !m.included_manifests.is_empty() {
         d.insert("included_manifests", strings(&m.included_manifests));
@@ -145,7 +158,7 @@ fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTree
             .get(key)
             .into_iter()
             .flatten()
-            .filter(|n| is_munki_item(n, munki))
+            .filter(|n| munki.contains(n.as_str()))
             .cloned()
             .collect();
         if !names.is_empty() {
@@ -159,25 +172,13 @@ fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTree
             .map(|c| {
                 let mut inner: BTreeMap<&str, Pv> = BTreeMap::new();
                 inner.insert("condition", Pv::String(c.condition.clone()));
-                if !c.body.catalogs.is_empty() {
-                    inner.insert("catalogs", strings(&c.body.catalogs));
-                }
+
                 body_into(&mut inner, &c.body, munki);
                 dict(inner)
             })
             .collect();
         d.insert("conditional_items", Pv::Array(items));
     }
-}
-
-/// `Firefox`, or `Firefox-128.0` / `Firefox--128.0` for a Munki item.
-fn is_munki_item(reference: &str, munki: &BTreeSet<&str>) -> bool {
-    munki.contains(reference)
-        || munki.iter().any(|n| {
-            reference
-                .strip_prefix(n)
-                .is_some_and(|rest| rest.starts_with('-'))
-        })
 }
 
 fn manifest_json(m: &ir::Manifest) -> serde_json::Map<String, serde_json::Value> {
@@ -352,13 +353,5 @@ mod tests {
         let pos = |s: &str| text.find(s).unwrap();
         assert!(pos("<key>y</key>") < pos("<key>z</key>"));
         assert!(pos("<key>a</key>") < pos("<key>b</key>"));
-    }
-
-    #[test]
-    fn munki_item_references_with_versions() {
-        let set: BTreeSet<&str> = ["Firefox"].into_iter().collect();
-        assert!(is_munki_item("Firefox", &set));
-        assert!(is_munki_item("Firefox-128.0", &set));
-        assert!(!is_munki_item("FirefoxESR", &set));
     }
 }

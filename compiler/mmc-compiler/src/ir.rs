@@ -22,7 +22,18 @@ pub struct Bundle {
 pub struct Item {
     pub name: String,
     pub kind: Kind,
+    /// Metadata of items Munki does not see (packages and scripts keep theirs in the pkginfo).
+    pub meta: Meta,
     pub spec: ItemSpec,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Meta {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub developer: Option<String>,
+    pub notes: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -132,3 +132,6 @@ pub fn package(
         statement,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -323,19 +323,14 @@ impl<'a> Repo<'a> {
                     }
                     match &item.installer_item_hash {
                         None => missing("installer_item_hash", diags),
-                        Some(h)
-                            if !(h.value.len() == 64
-                                && h.value.bytes().all(|b| b.is_ascii_hexdigit())) =>
-                        {
-                            diags.push(
-                                Diagnostic::error(
-                                    "bad-hash",
-                                    "installer_item_hash must be a SHA-256: 64 hex digits",
-                                )
-                                .at(file, h.span.clone(), "not a SHA-256")
-                                .help("compute it with `shasum -a 256 FILE`"),
+                        Some(h) if !is_sha256(&h.value) => diags.push(
+                            Diagnostic::error(
+                                "bad-hash",
+                                "installer_item_hash must be a SHA-256: 64 hex digits",
                             )
-                        }
+                            .at(file, h.span.clone(), "not a SHA-256")
+                            .help("compute it with `shasum -a 256 FILE`"),
+                        ),
                         Some(_) => {}
                     }
                 }
@@ -419,21 +414,19 @@ impl<'a> Repo<'a> {
                 }
             }
             if let Some(m) = &item.uninstall_method {
-                let methods = [
-                    "removepackages",
-                    "remove_copied_items",
-                    "uninstall_script",
-                    "uninstall_package",
-                ];
-                if !methods.contains(&m.value.as_str()) && !m.value.starts_with('/') {
-                    diags.push(unknown_name(
-                        file,
-                        m,
-                        "uninstall_method",
-                        methods,
-                        Some("or an absolute path to an uninstaller on the Mac"),
-                    ));
-                }
+                self.check_uninstall_method(file, item, m, diags);
+            }
+            if let Some(h) = &item.uninstaller_item_hash
+                && !is_sha256(&h.value)
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "bad-hash",
+                        "uninstaller_item_hash must be a SHA-256: 64 hex digits",
+                    )
+                    .at(file, h.span.clone(), "not a SHA-256")
+                    .help("compute it with `shasum -a 256 FILE`"),
+                );
             }
             self.check_tracks(file, &item.catalogs, diags);
             for name in item
@@ -443,6 +436,73 @@ impl<'a> Repo<'a> {
                 .chain(item.update_for.iter().flatten())
             {
                 self.check_item_ref(file, name, diags);
+            }
+        }
+    }
+
+    fn check_uninstall_method(
+        &self,
+        file: &str,
+        item: &RawItem,
+        m: &Sp<String>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let needs = |key: &str, present: bool, diags: &mut Vec<Diagnostic>| {
+            if !present {
+                diags.push(
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("uninstall_method `{}` needs `{key}`", m.value),
+                    )
+                    .at(
+                        file,
+                        m.span.clone(),
+                        format!("`{key}` is not set for this item"),
+                    ),
+                );
+            }
+        };
+        match m.value.as_str() {
+            "removepackages" => needs(
+                "receipts",
+                item.receipts.as_ref().is_some_and(|r| !r.is_empty()),
+                diags,
+            ),
+            "uninstall_script" => needs("uninstall_script", item.uninstall_script.is_some(), diags),
+            "uninstall_package" => {
+                needs(
+                    "uninstaller_item_location",
+                    item.uninstaller_item_location.is_some(),
+                    diags,
+                );
+                needs(
+                    "uninstaller_item_hash",
+                    item.uninstaller_item_hash.is_some(),
+                    diags,
+                );
+            }
+            "remove_copied_items" => diags.push(
+                Diagnostic::error(
+                    "unsupported",
+                    "uninstall_method `remove_copied_items` is not supported yet",
+                )
+                .at(
+                    file,
+                    m.span.clone(),
+                    "needs `items_to_copy`, which mmc does not support yet",
+                )
+                .help("use `uninstall_script`, or an uninstaller package with `uninstall_package`"),
+            ),
+            path if path.starts_with('/') => {}
+            _ => {
+                let methods = ["removepackages", "uninstall_script", "uninstall_package"];
+                diags.push(unknown_name(
+                    file,
+                    m,
+                    "uninstall_method",
+                    methods,
+                    Some("or an absolute path to an uninstaller on the Mac"),
+                ));
             }
         }
     }
@@ -758,6 +818,16 @@ impl<'a> Repo<'a> {
             let src = &self.loaded.manifests[*name];
             // Every name the manifest uses must be released to this bundle's track.
             walk_body(&Body::of_manifest(&src.value), &mut |b| {
+                if let Some(catalogs) = b.catalogs.as_ref().filter(|c| !c.is_empty())
+                    && !catalogs.iter().any(|c| c.value == track)
+                {
+                    let shown: Vec<&str> = catalogs.iter().map(|c| c.value.as_str()).collect();
+                    cx.diags.push(
+                        Diagnostic::error("catalog-not-in-bundle", format!("manifest `{name}` reads catalogs [{}], which bundle `{}` does not carry", shown.join(", "), spec.def.name.value))
+                            .at(&src.file, catalogs[0].span.clone(), format!("bundle `{}` carries only catalog `{track}`", spec.def.name.value))
+                            .help(format!("add `{track}` to these catalogs, remove the `catalogs` key (the bundle's track is the default), or leave this manifest out of bundle `{}`", spec.def.name.value)),
+                    );
+                }
                 for (_, list) in b.lists() {
                     for r in list.iter().flatten() {
                         self.check_available(&src.file, r, track, &spec.def.name.value, cx.diags);
@@ -926,6 +996,42 @@ impl Cx<'_> {
     fn text(&mut self, file: &str, s: &Sp<String>) -> Option<String> {
         let text = self.files.get(file).unwrap_or("");
         let out = self.templates.render(file, text, s, self.diags)?;
+        self.checked(file, s, out)
+    }
+
+    /// Scripts are literal by default; one that uses mmc's template variables was probably meant
+    /// to be rendered.
+    fn warn_unrendered_template(&mut self, file: &str, key: &str, script: &Sp<String>) {
+        let v = &script.value;
+        let Some(at) = [
+            "{{ vars.",
+            "{{vars.",
+            "{{ org.",
+            "{{org.",
+            "{{ bundle.",
+            "{{bundle.",
+        ]
+        .iter()
+        .filter_map(|p| v.find(p))
+        .min() else {
+            return;
+        };
+        let end = v[at..].find("}}").map_or(v.len(), |e| at + e + 2);
+        let text = self.files.get(file).unwrap_or("");
+        let span = crate::template::map_into_scalar(text, &script.span, v, at..end);
+        self.diags.push(
+            Diagnostic::warning("script-not-rendered", format!("`{key}` uses a template variable, but scripts are not rendered"))
+                .at(file, span, "shipped as written, braces included")
+                .help("add `render_scripts: true` to this item to render its scripts (wrap shell code such as `${#array[@]}` in {% raw %}…{% endraw %})"),
+        );
+    }
+
+    /// A string value taken as written (no templates), checked for plist-illegal characters.
+    fn literal(&mut self, file: &str, s: &Sp<String>) -> Option<String> {
+        self.checked(file, s, s.value.clone())
+    }
+
+    fn checked(&mut self, file: &str, s: &Sp<String>, out: String) -> Option<String> {
         if let Some(c) = out.chars().find(|c| !is_xml_char(*c)) {
             self.diags.push(
                 Diagnostic::error(
@@ -1037,6 +1143,26 @@ impl Cx<'_> {
 
     fn item(&mut self, file: &str, item: &RawItem, tracks: &[&str]) -> Option<ir::Item> {
         let name = item.name.value.clone();
+        // Packages and scripts carry their metadata inside the pkginfo; the others keep it here.
+        let mut meta = ir::Meta::default();
+        if !matches!(item.kind.value, Kind::Package | Kind::Script) {
+            let mut ok = true;
+            for (slot, field) in [
+                (&mut meta.display_name, &item.display_name),
+                (&mut meta.description, &item.description),
+                (&mut meta.category, &item.category),
+                (&mut meta.developer, &item.developer),
+                (&mut meta.notes, &item.notes),
+            ] {
+                match self.opt_text(file, field) {
+                    Some(v) => *slot = v,
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+        }
         let spec = match item.kind.value {
             Kind::Package | Kind::Script => {
                 ir::ItemSpec::Pkginfo(self.pkginfo(file, item, tracks)?)
@@ -1074,6 +1200,7 @@ impl Cx<'_> {
         Some(ir::Item {
             name,
             kind: item.kind.value,
+            meta,
             spec,
         })
     }
@@ -1106,13 +1233,6 @@ impl Cx<'_> {
             ("category", &item.category),
             ("developer", &item.developer),
             ("notes", &item.notes),
-            ("installcheck_script", &item.installcheck_script),
-            ("uninstallcheck_script", &item.uninstallcheck_script),
-            ("preinstall_script", &item.preinstall_script),
-            ("postinstall_script", &item.postinstall_script),
-            ("preuninstall_script", &item.preuninstall_script),
-            ("postuninstall_script", &item.postuninstall_script),
-            ("uninstall_script", &item.uninstall_script),
         ] {
             match self.opt_text(file, field) {
                 Some(Some(v)) => {
@@ -1122,12 +1242,41 @@ impl Cx<'_> {
                 None => ok = false,
             }
         }
+        // Scripts are shell code, taken literally unless the item asks for templates.
+        let render_scripts = item.render_scripts.as_ref().is_some_and(|r| r.value);
+        for (key, field) in [
+            ("installcheck_script", &item.installcheck_script),
+            ("uninstallcheck_script", &item.uninstallcheck_script),
+            ("preinstall_script", &item.preinstall_script),
+            ("postinstall_script", &item.postinstall_script),
+            ("preuninstall_script", &item.preuninstall_script),
+            ("postuninstall_script", &item.postuninstall_script),
+            ("uninstall_script", &item.uninstall_script),
+        ] {
+            let Some(script) = field else { continue };
+            if !render_scripts {
+                self.warn_unrendered_template(file, key, script);
+            }
+            let value = if render_scripts {
+                self.text(file, script)
+            } else {
+                self.literal(file, script)
+            };
+            match value {
+                Some(v) => {
+                    d.insert(key, Pv::String(v));
+                }
+                None => ok = false,
+            }
+        }
         for (key, field) in [
             ("installer_item_location", &item.installer_item_location),
             ("installer_item_hash", &item.installer_item_hash),
             ("minimum_os_version", &item.minimum_os_version),
             ("maximum_os_version", &item.maximum_os_version),
             ("uninstall_method", &item.uninstall_method),
+            ("uninstaller_item_location", &item.uninstaller_item_location),
+            ("uninstaller_item_hash", &item.uninstaller_item_hash),
         ] {
             if let Some(v) = field {
                 d.insert(key, s(v));
@@ -1156,6 +1305,7 @@ impl Cx<'_> {
         for (key, field) in [
             ("installer_item_size", &item.installer_item_size),
             ("installed_size", &item.installed_size),
+            ("uninstaller_item_size", &item.uninstaller_item_size),
         ] {
             if let Some(v) = field {
                 d.insert(key, Pv::Integer(v.value.into()));
@@ -1206,6 +1356,12 @@ impl Cx<'_> {
                 e.insert("version", s(&r.version));
                 if let Some(o) = &r.optional {
                     e.insert("optional", Pv::Boolean(o.value));
+                }
+                if let Some(n) = &r.name {
+                    e.insert("name", s(n));
+                }
+                if let Some(n) = &r.installed_size {
+                    e.insert("installed_size", Pv::Integer(n.value.into()));
                 }
                 out.push(Pv::Dictionary(
                     e.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
@@ -1298,6 +1454,10 @@ fn payload_identifier(profile_identifier: &str, p: &ProfileFile, index: usize) -
     } else {
         format!("{base}.{}", same_type_before + 1)
     }
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn is_xml_char(c: char) -> bool {
@@ -1423,8 +1583,12 @@ fn keys_for(kind: Kind) -> &'static [&'static str] {
             "unattended_uninstall",
             "uninstallable",
             "uninstall_method",
+            "uninstaller_item_location",
+            "uninstaller_item_hash",
+            "uninstaller_item_size",
             "RestartAction",
             "OnDemand",
+            "render_scripts",
             "installcheck_script",
             "uninstallcheck_script",
             "preinstall_script",
@@ -1449,6 +1613,7 @@ fn keys_for(kind: Kind) -> &'static [&'static str] {
             "unattended_install",
             "RestartAction",
             "OnDemand",
+            "render_scripts",
         ],
         Kind::Preference => &["domain", "scope", "values"],
         Kind::File => &["path", "content", "mode", "owner", "group"],
@@ -1473,6 +1638,8 @@ fn present_keys(item: &RawItem) -> Vec<(&'static str, Option<Range<usize>>)> {
     text("minimum_os_version", &item.minimum_os_version);
     text("maximum_os_version", &item.maximum_os_version);
     text("uninstall_method", &item.uninstall_method);
+    text("uninstaller_item_location", &item.uninstaller_item_location);
+    text("uninstaller_item_hash", &item.uninstaller_item_hash);
     text("installcheck_script", &item.installcheck_script);
     text("uninstallcheck_script", &item.uninstallcheck_script);
     text("preinstall_script", &item.preinstall_script);
@@ -1504,6 +1671,13 @@ fn present_keys(item: &RawItem) -> Vec<(&'static str, Option<Range<usize>>)> {
     other("unattended_uninstall", flag(&item.unattended_uninstall));
     other("uninstallable", flag(&item.uninstallable));
     other("OnDemand", flag(&item.on_demand));
+    other("render_scripts", flag(&item.render_scripts));
+    other(
+        "uninstaller_item_size",
+        item.uninstaller_item_size
+            .as_ref()
+            .map(|v| Some(v.span.clone())),
+    );
     other(
         "installer_item_size",
         item.installer_item_size

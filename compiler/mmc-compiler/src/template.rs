@@ -106,7 +106,12 @@ fn label(err: &minijinja::Error) -> String {
 /// Maps a byte range inside the scalar's value onto the file. Exact for plain and simply quoted
 /// scalars; for block scalars and escapes, finds the failing text inside the node, or falls back
 /// to the whole node.
-fn map_into_scalar(text: &str, node: &Range<usize>, value: &str, r: Range<usize>) -> Range<usize> {
+pub(crate) fn map_into_scalar(
+    text: &str,
+    node: &Range<usize>,
+    value: &str,
+    r: Range<usize>,
+) -> Range<usize> {
     let Some(raw) = text.get(node.clone()) else {
         return node.clone();
     };

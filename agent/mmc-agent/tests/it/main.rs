@@ -167,6 +167,15 @@ fn extract_keeps_the_verified_files() {
 }
 
 #[test]
+fn extract_creates_missing_parent_directories() {
+    let fx = Fixture::new();
+    let dest = fx.dir.path().join("a/b/out");
+    let output = fx.verify(&["--extract", dest.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    assert!(dest.join("index.json").is_file());
+}
+
+#[test]
 fn flipped_byte_is_refused() {
     let fx = Fixture::new();
     let mut archive = fs::read(&fx.bundle).unwrap();

@@ -100,8 +100,10 @@ const YAML11_BOOLEANS: &[&str] = &[
 /// Finds plain scalars that YAML 1.1 and YAML 1.2 read differently.
 fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let mut keys = KeyTracker::default();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break }; // syntax errors are reported by the typed parse
+        let role = keys.observe(&event);
         let Event::Scalar(value, ScalarStyle::Plain, _, None) = event else {
             continue;
         };
@@ -109,7 +111,21 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
             continue;
         };
         let v = value.as_ref();
-        if YAML11_BOOLEANS.contains(&v) {
+        if let Role::Value { key, free: false } = &role
+            && TEXT_KEYS.contains(&key.as_str())
+            && looks_numeric(v)
+            && !is_leading_zero_integer(v)
+            && lossy_decimal(v).is_none()
+        {
+            out.push(
+                Diagnostic::error(
+                    "must-quote",
+                    format!("`{key}` is text, but `{v}` is read as a number"),
+                )
+                .at(path, start..end, "unquoted number")
+                .help(format!("write {key}: \"{v}\"")),
+            );
+        } else if YAML11_BOOLEANS.contains(&v) {
             out.push(
                 Diagnostic::error(
                     "yaml11-boolean",
@@ -140,6 +156,90 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// Keys of the policy format whose values are text even when they look like numbers.
+const TEXT_KEYS: &[&str] = &[
+    "version",
+    "minimum_os_version",
+    "maximum_os_version",
+    "CFBundleShortVersionString",
+    "CFBundleVersion",
+    "minosversion",
+    "mode",
+];
+
+/// Keys whose values are free-form data, where numbers are numbers.
+const FREE_FORM_KEYS: &[&str] = &["values", "settings", "vars"];
+
+/// What a node is in its mapping.
+enum Role {
+    Key,
+    Value { key: String, free: bool },
+    Other,
+}
+
+#[derive(Default)]
+struct KeyTracker {
+    /// One frame per open collection: for mappings, the key awaiting its value.
+    frames: Vec<Frame>,
+}
+
+struct Frame {
+    is_map: bool,
+    pending_key: Option<String>,
+    free: bool,
+}
+
+impl KeyTracker {
+    fn observe(&mut self, event: &Event) -> Role {
+        match event {
+            Event::Scalar(v, ..) => self.node(Some(v.as_ref())),
+            Event::Alias(_) => self.node(None),
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let role = self.node(None);
+                let free = match &role {
+                    Role::Value { key, free } => *free || FREE_FORM_KEYS.contains(&key.as_str()),
+                    _ => self.frames.last().is_some_and(|f| f.free),
+                };
+                self.frames.push(Frame {
+                    is_map: matches!(event, Event::MappingStart(..)),
+                    pending_key: None,
+                    free,
+                });
+                role
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.frames.pop();
+                Role::Other
+            }
+            _ => Role::Other,
+        }
+    }
+
+    fn node(&mut self, scalar: Option<&str>) -> Role {
+        let Some(frame) = self.frames.last_mut().filter(|f| f.is_map) else {
+            return Role::Other;
+        };
+        match frame.pending_key.take() {
+            Some(key) => Role::Value {
+                key,
+                free: frame.free,
+            },
+            None => {
+                frame.pending_key = Some(scalar.unwrap_or_default().to_owned());
+                Role::Key
+            }
+        }
+    }
+}
+
+fn looks_numeric(v: &str) -> bool {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && digits.bytes().filter(|b| *b == b'.').count() <= 1
+        && digits.bytes().any(|b| b.is_ascii_digit())
 }
 
 fn is_leading_zero_integer(v: &str) -> bool {
@@ -353,6 +453,21 @@ mod tests {
         };
         assert_eq!(&text[entries[1].1.span.clone()], "\"/x\"");
         assert_eq!(entries[0].1.value, spanned::Value::Integer(600));
+    }
+
+    #[test]
+    fn every_unquoted_version_in_a_file_is_reported_in_one_run() {
+        let text = "items:\n  - name: A\n    kind: package\n    minimum_os_version: 13\n    installs:\n      - type: application\n        path: /A.app\n        CFBundleVersion: 7727.56\n  - name: F\n    kind: file\n    mode: 644\n";
+        let e = errors(text);
+        let codes: Vec<_> = e.iter().map(|(c, m, _)| (*c, m.as_str())).collect();
+        assert_eq!(e.len(), 3, "{codes:?}");
+        assert!(e.iter().all(|(c, _, _)| *c == "must-quote"), "{codes:?}");
+    }
+
+    #[test]
+    fn numbers_in_free_form_values_stay_numbers() {
+        let text = "items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      version: 3\n      nested: {mode: 7}\n";
+        assert!(errors(text).is_empty());
     }
 
     #[test]

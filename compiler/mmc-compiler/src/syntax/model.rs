@@ -166,9 +166,19 @@ pub struct RawItem {
     pub unattended_uninstall: Option<Sp<bool>>,
     #[serde(default)]
     pub uninstallable: Option<Sp<bool>>,
-    /// `removepackages`, `remove_copied_items` or `uninstall_script`.
+    /// `removepackages`, `uninstall_script`, `uninstall_package`, or an absolute path to an
+    /// uninstaller on the Mac.
     #[serde(default)]
     pub uninstall_method: Option<Text>,
+    /// The uninstaller package, relative to the Munki repo's `pkgs/` (with `uninstall_package`).
+    #[serde(default)]
+    pub uninstaller_item_location: Option<Text>,
+    /// SHA-256 of the uninstaller package (with `uninstall_package`).
+    #[serde(default)]
+    pub uninstaller_item_hash: Option<Text>,
+    /// Uninstaller size in KiB.
+    #[serde(default)]
+    pub uninstaller_item_size: Option<Sp<u64>>,
     #[serde(default, rename = "RestartAction")]
     pub restart_action: Option<Sp<RestartAction>>,
     /// Never counted as installed; runs every time it is requested (Munki `OnDemand`).
@@ -176,6 +186,10 @@ pub struct RawItem {
     pub on_demand: Option<Sp<bool>>,
 
     // scripts (package and script)
+    /// Render `{{ }}` templates inside this item's scripts. Off by default: shell code such as
+    /// `${#array[@]}` would otherwise read as template syntax.
+    #[serde(default)]
+    pub render_scripts: Option<Sp<bool>>,
     /// Exit 0 means "needs install"; any other exit means installed.
     #[serde(default)]
     pub installcheck_script: Option<Text>,
@@ -291,6 +305,12 @@ pub struct Receipt {
     /// An optional receipt is ignored when deciding whether the item is installed.
     #[serde(default)]
     pub optional: Option<Sp<bool>>,
+    /// Component package name, as makepkginfo records it.
+    #[serde(default)]
+    pub name: Option<Text>,
+    /// Installed size in KiB, as makepkginfo records it.
+    #[serde(default)]
+    pub installed_size: Option<Sp<u64>>,
 }
 
 /// A file under `policies/manifests/`: a Munki manifest. Its name is its path below that folder,

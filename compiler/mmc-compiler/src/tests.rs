@@ -1,0 +1,157 @@
+//! Whole-compile tests on in-memory repositories: one behaviour each.
+
+use crate::source::FileSet;
+use crate::{Compiled, compile};
+
+const REPO: &str = "mmc_version: 1\norg: {name: Org, identifier_prefix: com.example}\ntracks: [testing, stable]\nbundles:\n  - {name: testing, track: testing}\n  - {name: stable, track: stable}\nvars: {who: it}\n";
+
+fn build(items: &str, manifest: &str) -> Compiled {
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    files.insert("policies/items/i.yaml", items);
+    files.insert("policies/manifests/site_default.yaml", manifest);
+    compile(&files)
+}
+
+fn codes(c: &Compiled) -> Vec<&'static str> {
+    c.diagnostics.iter().map(|d| d.code).collect()
+}
+
+fn file<'a>(c: &'a Compiled, bundle: &str, path: &str) -> &'a str {
+    let b = c.bundles.iter().find(|b| b.name == bundle).unwrap();
+    std::str::from_utf8(&b.files[path]).unwrap()
+}
+
+const PKG: &str = "  - name: Firefox\n    kind: package\n    version: \"128.0\"\n    installer_item_location: f.pkg\n    installer_item_hash: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\n";
+
+#[test]
+fn scripts_are_literal_unless_the_item_asks_for_templates() {
+    let items = "items:\n  - name: S\n    kind: script\n    version: \"1\"\n    installcheck_script: 'n=${#arr[@]}; echo {{ vars.who }}'\n    postinstall_script: 'true'\n  - name: T\n    kind: script\n    version: \"1\"\n    render_scripts: true\n    installcheck_script: 'echo {{ vars.who }}'\n    postinstall_script: 'true'\n";
+    let c = build(items, "managed_installs: [S, T]\n");
+    // Literal, but a warning says the braces look like they wanted rendering.
+    assert_eq!(codes(&c), ["script-not-rendered"]);
+    assert!(!c.has_errors());
+    let s = file(&c, "stable", "munki/pkgsinfo/S-1.plist");
+    assert!(s.contains("n=${#arr[@]}; echo {{ vars.who }}"), "{s}");
+    let t = file(&c, "stable", "munki/pkgsinfo/T-1.plist");
+    assert!(t.contains("echo it"), "{t}");
+}
+
+#[test]
+fn munki_manifests_name_only_items_munki_installs() {
+    let items = format!(
+        "items:\n{PKG}  - name: Firefox-Policies\n    kind: preference\n    domain: org.mozilla.firefox\n    values: {{DisableAppUpdate: true}}\n"
+    );
+    let c = build(
+        &items,
+        "managed_installs: [Firefox, Firefox-128.0, Firefox-Policies]\n",
+    );
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let m = file(&c, "stable", "munki/manifests/site_default");
+    assert!(m.contains("<string>Firefox-128.0</string>"), "{m}");
+    assert!(
+        !m.contains("Firefox-Policies"),
+        "preference items are the agent's, not Munki's: {m}"
+    );
+    let config = file(&c, "stable", "config.json");
+    assert!(
+        config.contains("\"Firefox-Policies\""),
+        "the agent still gets it"
+    );
+}
+
+#[test]
+fn a_manifest_reading_catalogs_the_bundle_lacks_is_an_error() {
+    let c = build(
+        &format!("items:\n{PKG}"),
+        "catalogs: [stable]\nmanaged_installs: [Firefox]\n",
+    );
+    assert_eq!(codes(&c), ["catalog-not-in-bundle"]);
+    assert!(c.diagnostics[0].message.contains("bundle `testing`"));
+    let c = build(
+        &format!("items:\n{PKG}"),
+        "catalogs: [testing, stable]\nmanaged_installs: [Firefox]\n",
+    );
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let m = file(&c, "testing", "munki/manifests/site_default");
+    assert!(
+        m.contains("<string>testing</string>") && !m.contains("<string>stable</string>"),
+        "{m}"
+    );
+}
+
+#[test]
+fn templates_in_metadata_of_preference_and_file_items_are_checked_and_kept() {
+    let items = "items:\n  - name: B\n    kind: file\n    path: /etc/b\n    content: x\n    display_name: \"Banner for {{ vars.who }}\"\n  - name: P\n    kind: preference\n    domain: d\n    values: {a: 1}\n    description: \"{{ vars.typo }}\"\n";
+    let c = build(items, "managed_installs: [B, P]\n");
+    assert_eq!(codes(&c), ["template-undefined"]);
+    let items = items.replace("vars.typo", "vars.who");
+    let c = build(&items, "managed_installs: [B, P]\n");
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let config = file(&c, "stable", "config.json");
+    assert!(
+        config.contains("\"display_name\": \"Banner for it\""),
+        "{config}"
+    );
+}
+
+#[test]
+fn receipts_accept_the_keys_makepkginfo_writes() {
+    let items = format!(
+        "items:\n{PKG}    receipts:\n      - packageid: org.mozilla.firefox\n        version: \"128.0\"\n        name: Firefox.pkg\n        installed_size: 412345\n        optional: false\n"
+    );
+    let c = build(&items, "managed_installs: [Firefox]\n");
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let p = file(&c, "stable", "munki/pkgsinfo/Firefox-128.0.plist");
+    assert!(
+        p.contains("<key>installed_size</key>\n\t\t\t<integer>412345</integer>"),
+        "{p}"
+    );
+}
+
+#[test]
+fn uninstall_methods_need_what_they_use() {
+    let with = |extra: &str| {
+        build(
+            &format!("items:\n{PKG}{extra}"),
+            "managed_installs: [Firefox]\n",
+        )
+    };
+    assert_eq!(
+        codes(&with("    uninstall_method: uninstall_script\n")),
+        ["missing-key"]
+    );
+    assert_eq!(
+        codes(&with("    uninstall_method: uninstall_package\n")),
+        ["missing-key", "missing-key"]
+    );
+    assert_eq!(
+        codes(&with("    uninstall_method: remove_copied_items\n")),
+        ["unsupported"]
+    );
+    assert_eq!(
+        codes(&with("    uninstall_method: removepackages\n")),
+        ["missing-key"]
+    );
+    assert_eq!(
+        codes(&with("    uninstall_method: remove_pkgs\n")),
+        ["unknown-uninstall-method"]
+    );
+    let ok = with(
+        "    uninstall_method: uninstall_package\n    uninstaller_item_location: u.pkg\n    uninstaller_item_hash: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\n",
+    );
+    assert!(ok.diagnostics.is_empty(), "{:?}", codes(&ok));
+    assert!(
+        with("    uninstall_method: /usr/local/bin/remove-firefox\n")
+            .diagnostics
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_same_input_compiles_to_the_same_bytes() {
+    let items = format!("items:\n{PKG}");
+    let a = build(&items, "managed_installs: [Firefox]\n");
+    let b = build(&items, "managed_installs: [Firefox]\n");
+    assert_eq!(a.bundles[0].files, b.bundles[0].files);
+}
