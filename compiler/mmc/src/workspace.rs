@@ -136,50 +136,31 @@ pub fn has_uncommitted_policy_changes(root: &Path) -> bool {
     .is_some_and(|o| o.status.success() && !o.stdout.is_empty())
 }
 
-/// Whether git tracks `path` (in whatever repository contains it).
-pub fn is_tracked_by_git(path: &Path) -> bool {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return false;
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
+/// Runs git in the directory holding `path`, with `path`'s file name as the last argument.
+fn git_about(path: &Path, args: &[&str]) -> Option<std::process::Output> {
+    let name = path.file_name()?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["ls-files", "--error-unmatch", "--"])
+        .args(args)
         .arg(name)
         .output()
-        .is_ok_and(|o| o.status.success())
+        .ok()
+}
+
+/// Whether git tracks `path` (in whatever repository contains it).
+pub fn is_tracked_by_git(path: &Path) -> bool {
+    git_about(path, &["ls-files", "--error-unmatch", "--"]).is_some_and(|o| o.status.success())
 }
 
 /// Whether `path` lies in a git work tree and is not ignored there (so `git add .` would take it).
 pub fn is_inside_repo_unignored(path: &Path) -> bool {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return false;
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let inside = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .output();
-    if !inside.is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true")) {
-        return false;
-    }
-    let ignored = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["check-ignore", "-q", "--"])
-        .arg(name)
-        .status();
-    !ignored.is_ok_and(|s| s.success())
+    // `check-ignore` exits 0 when ignored, 1 when not ignored, 128 outside a work tree.
+    git_about(path, &["check-ignore", "-q", "--"]).is_some_and(|o| o.status.code() == Some(1))
 }
 
 /// Writes `bytes` to `dest` through a temporary file in the same directory and a rename, so

@@ -345,6 +345,9 @@ pub struct ManifestFile {
 }
 
 /// Items that apply when `condition` (an NSPredicate over facts) is true on the Mac.
+///
+/// The keys repeat [`ManifestFile`]'s on purpose: `#[serde(flatten)]` would lose the spans and
+/// the unknown-key check. Code that handles both goes through `lower::Body`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionalItem {

@@ -13,6 +13,7 @@ fn check_case(case: &str) -> Output {
 
     let keys = tempfile::tempdir().unwrap();
     let key = keygen(keys.path());
+    // A fresh output directory is not created...
     let out_dir = repo.path().join("out");
     let build = run(mmc(repo.path())
         .args(["build", "--key"])
@@ -28,6 +29,21 @@ fn check_case(case: &str) -> Output {
     assert!(
         !out_dir.exists(),
         "a failed build must not create its output directory"
+    );
+    // ...and an existing one, holding an earlier build, stays exactly as it was.
+    let earlier = repo.path().join("build/bundles");
+    std::fs::create_dir_all(&earlier).unwrap();
+    std::fs::write(earlier.join("stable-1.tar.gz"), b"earlier bundle").unwrap();
+    let build = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(build.code, 2);
+    let listing: Vec<_> = std::fs::read_dir(&earlier)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(listing, ["stable-1.tar.gz"]);
+    assert_eq!(
+        std::fs::read(earlier.join("stable-1.tar.gz")).unwrap(),
+        b"earlier bundle"
     );
     out
 }
