@@ -23,9 +23,9 @@ pub struct GlobalArgs {
     /// Policy repository root [default: the nearest directory upward that holds mmc.yaml]
     #[arg(long, short = 'C', global = true, env = "MMC_REPO", value_name = "DIR")]
     pub repo: Option<PathBuf>,
-    /// How to print results and problems
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// How to print results and problems [default: github when GITHUB_ACTIONS=true, else human]
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
     /// When to use colours in human output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -22,7 +22,13 @@ impl Printer {
             ColorChoice::Never => anstream::ColorChoice::Never,
         };
         Self {
-            format: global.format,
+            // Under GitHub Actions, problems become annotations on the pull request unless asked otherwise.
+            format: global.format.unwrap_or_else(|| {
+                match std::env::var("GITHUB_ACTIONS").as_deref() {
+                    Ok("true") => Format::Github,
+                    _ => Format::Human,
+                }
+            }),
             color,
         }
     }

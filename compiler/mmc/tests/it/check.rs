@@ -120,6 +120,26 @@ fn github_annotations_format() {
 }
 
 #[test]
+fn github_actions_gets_annotations_by_default() {
+    let repo = fixture(Some("unknown_item"));
+    let out = run(mmc(repo.path()).arg("check").env("GITHUB_ACTIONS", "true"));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stdout.starts_with("::error title=mmc unknown-item,"),
+        "{}",
+        out.stdout
+    );
+    let out = run(mmc(repo.path())
+        .args(["check", "--format", "json"])
+        .env("GITHUB_ACTIONS", "true"));
+    assert!(
+        out.stdout.starts_with('{'),
+        "an explicit --format wins: {}",
+        out.stdout
+    );
+}
+
+#[test]
 fn valid_repository_checks_clean() {
     let repo = fixture(None);
     let out = run(mmc(repo.path()).arg("check"));
