@@ -155,3 +155,74 @@ fn the_same_input_compiles_to_the_same_bytes() {
     let b = build(&items, "managed_installs: [Firefox]\n");
     assert_eq!(a.bundles[0].files, b.bundles[0].files);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::source::FileSet;
+
+    /// Fragments that make up plausible (and implausible) policy files.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let atoms = prop::sample::select(vec![
+            "items:",
+            "\n",
+            "  - ",
+            "name: ",
+            "kind: ",
+            "package",
+            "script",
+            "file",
+            "preference",
+            "version: ",
+            "\"1.10\"",
+            "1.10",
+            "yes",
+            "0644",
+            "{{ vars.x }}",
+            "{% for %}",
+            "&a ",
+            "*a",
+            "<<: ",
+            "[",
+            "]",
+            "{",
+            "}",
+            ": ",
+            "- ",
+            "#",
+            "'",
+            "\"",
+            "é",
+            "\t",
+            "---\n",
+            "~",
+            "values:",
+            "managed_installs:",
+            "included_manifests:",
+        ]);
+        prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn compile_never_panics_and_spans_stay_inside_their_file(items in yamlish(), manifest in yamlish()) {
+            let mut files = FileSet::new();
+            files.insert("mmc.yaml", super::REPO);
+            files.insert("policies/items/i.yaml", items);
+            files.insert("policies/manifests/m.yaml", manifest);
+            let compiled = crate::compile(&files);
+            for d in &compiled.diagnostics {
+                for label in &d.labels {
+                    let text = files.get(&label.file).expect("labels name files of the set");
+                    prop_assert!(label.span.start <= label.span.end && label.span.end <= text.len(), "{d:?}");
+                    prop_assert!(text.is_char_boundary(label.span.start) && text.is_char_boundary(label.span.end), "{d:?}");
+                }
+                // Every renderer copes with every diagnostic.
+                let _ = crate::diag::render_human(d, &files, false);
+                let _ = crate::diag::render_json(d, &files);
+            }
+        }
+    }
+}
