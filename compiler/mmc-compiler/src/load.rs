@@ -61,21 +61,39 @@ pub fn load(files: &FileSet, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
             None => items_incomplete = true,
         }
     }
-    let mut manifests = BTreeMap::new();
+    let mut manifests: BTreeMap<String, Src<ManifestFile>> = BTreeMap::new();
     let mut manifests_incomplete = false;
     for (path, text) in files.yaml_under(MANIFESTS_DIR) {
         let name = manifest_name(path);
         let parsed = syntax::parse::<ManifestFile>(path, text, diags);
         manifests_incomplete |= parsed.is_none();
         if let Some(value) = parsed {
-            if manifests.contains_key(&name) {
+            // Munki finds a manifest by its file name, so the name must survive as one unchanged
+            // on a case-insensitive file system.
+            if !name.split('/').all(|c| {
+                !c.is_empty()
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            }) {
                 diags.push(
-                    Diagnostic::error(
-                        "duplicate-manifest",
-                        format!("two files define manifest `{name}`"),
-                    )
-                    .at(path, 0..0, "second definition")
-                    .help("keep either the .yaml or the .yml file"),
+                    Diagnostic::error("bad-manifest-name", format!("`{name}` cannot be a manifest name"))
+                        .at(path, 0..0, "the manifest's name is its path")
+                        .help("rename the file using letters, digits, `.`, `-` and `_` (e.g. `Lab Macs.yaml` → `lab_macs.yaml`)"),
+                );
+                continue;
+            }
+            if let Some(other) = manifests.keys().find(|k| k.eq_ignore_ascii_case(&name)) {
+                let what = if *other == name {
+                    "two files define"
+                } else {
+                    "on a case-insensitive disk, two files define"
+                };
+                diags.push(
+                    Diagnostic::error("duplicate-manifest", format!("{what} manifest `{name}`"))
+                        .at(path, 0..0, "second definition")
+                        .help(format!(
+                            "`{other}` already exists; rename or merge one of them"
+                        )),
                 );
                 continue;
             }

@@ -1032,7 +1032,7 @@ impl Cx<'_> {
     }
 
     fn checked(&mut self, file: &str, s: &Sp<String>, out: String) -> Option<String> {
-        if let Some(c) = out.chars().find(|c| !is_xml_char(*c)) {
+        if let Some(c) = out.chars().find(|c| !crate::source::is_xml_char(*c)) {
             self.diags.push(
                 Diagnostic::error(
                     "xml-illegal-char",
@@ -1096,7 +1096,7 @@ impl Cx<'_> {
         let mut sorted: BTreeMap<&str, Pv> = BTreeMap::new();
         let mut ok = true;
         for (k, v) in entries {
-            if let Some(c) = k.value.chars().find(|c| !is_xml_char(*c)) {
+            if let Some(c) = k.value.chars().find(|c| !crate::source::is_xml_char(*c)) {
                 self.diags.push(
                     Diagnostic::error(
                         "xml-illegal-char",
@@ -1458,10 +1458,6 @@ fn payload_identifier(profile_identifier: &str, p: &ProfileFile, index: usize) -
 
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
 pub fn parse_duration(s: &str) -> Option<i64> {

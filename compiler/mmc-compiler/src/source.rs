@@ -48,14 +48,43 @@ pub struct LineCol {
     pub column: usize,
 }
 
-/// Converts a byte offset in `text` into a 1-based line and character column.
+/// Converts a byte offset in `text` into a 1-based line and character column. Line breaks are
+/// LF, CRLF or a lone CR, as in YAML.
 pub fn line_col(text: &str, offset: usize) -> LineCol {
     let offset = floor_char_boundary(text, offset.min(text.len()));
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let (mut line, mut line_start) = (1, 0);
+    for (i, b) in text.as_bytes()[..offset].iter().enumerate() {
+        let lone_cr = *b == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n');
+        if *b == b'\n' || lone_cr {
+            line += 1;
+            line_start = i + 1;
+        }
+    }
     let column = text[line_start..offset].chars().count() + 1;
     LineCol { line, column }
+}
+
+/// The byte offset of a 1-based line and character column, if the text has it.
+pub fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        let rest = &text[start..];
+        let nl = rest.find(['\n', '\r'])?;
+        let skip = if rest[nl..].starts_with("\r\n") { 2 } else { 1 };
+        start += nl + skip;
+    }
+    let line_text = &text[start..];
+    let line_end = line_text.find(['\n', '\r']).unwrap_or(line_text.len());
+    let col = line_text[..line_end]
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line_end, |(i, _)| i);
+    Some(start + col)
+}
+
+/// Characters XML 1.0 (and so a property list) can hold.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
 /// The byte range clamped into `text` and onto character boundaries.
@@ -83,6 +112,20 @@ mod tests {
         assert_eq!(line_col(text, off), LineCol { line: 3, column: 4 });
         let off = text.find("é").unwrap() + 2; // just after the two-byte é
         assert_eq!(line_col(text, off), LineCol { line: 2, column: 4 });
+    }
+
+    #[test]
+    fn line_breaks_may_be_lf_crlf_or_cr() {
+        for text in ["a\nb\nxy", "a\r\nb\r\nxy", "a\rb\rxy"] {
+            let off = text.find('y').unwrap();
+            assert_eq!(
+                line_col(text, off),
+                LineCol { line: 3, column: 2 },
+                "{text:?}"
+            );
+            assert_eq!(offset_of(text, 3, 2), Some(off), "{text:?}");
+        }
+        assert_eq!(offset_of("ab", 2, 1), None);
     }
 
     #[test]

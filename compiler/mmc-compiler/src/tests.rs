@@ -226,3 +226,14 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn manifest_names_must_survive_as_file_names() {
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    files.insert("policies/manifests/Lab Macs.yaml", "managed_installs: []\n");
+    files.insert("policies/manifests/lab.yaml", "managed_installs: []\n");
+    files.insert("policies/manifests/LAB.yml", "managed_installs: []\n");
+    let c = compile(&files);
+    assert_eq!(codes(&c), ["bad-manifest-name", "duplicate-manifest"]);
+}

@@ -79,7 +79,7 @@ pub fn parse<T: DeserializeOwned>(
     match serde_saphyr::from_str_with_options::<T>(text, options()) {
         Ok(v) => Some(v),
         Err(e) => {
-            let d = from_saphyr(path, &e);
+            let d = from_saphyr(path, text, &e);
             // The lint already explained a problem at this exact place, in better words.
             let dup = d
                 .primary()
@@ -104,12 +104,29 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break }; // syntax errors are reported by the typed parse
         let role = keys.observe(&event);
-        let Event::Scalar(value, ScalarStyle::Plain, _, None) = event else {
+        let Event::Scalar(value, style, _, tag) = event else {
             continue;
         };
         let (Some(start), Some(end)) = (span.start.byte_offset(), span.end.byte_offset()) else {
             continue;
         };
+        if let Some(c) = value.chars().find(|c| !crate::source::is_xml_char(*c)) {
+            out.push(
+                Diagnostic::error(
+                    "xml-illegal-char",
+                    format!(
+                        "this text contains U+{:04X}, which property lists cannot hold",
+                        c as u32
+                    ),
+                )
+                .at(path, start..end, "invalid character in this value")
+                .help("remove the control character (tab, line feed and carriage return are fine)"),
+            );
+            continue;
+        }
+        if style != ScalarStyle::Plain || tag.is_some() {
+            continue;
+        }
         let v = value.as_ref();
         if let Role::Value { key, free: false } = &role
             && TEXT_KEYS.contains(&key.as_str())
@@ -267,14 +284,21 @@ fn lossy_decimal(v: &str) -> Option<String> {
 
 /// Converts a serde-saphyr error into a diagnostic with a span, a clear message and, where a name
 /// was misspelled, a suggestion.
-fn from_saphyr(path: &str, err: &Error) -> Diagnostic {
+fn from_saphyr(path: &str, text: &str, err: &Error) -> Diagnostic {
     let err = err.without_snippet();
+    // Typed errors carry byte offsets; scanner errors carry only a line and a column.
     let span = err
         .location()
         .and_then(|l| {
             let s = l.span();
-            let start = s.byte_offset()? as usize;
-            Some(start..start + s.byte_len().unwrap_or(0) as usize)
+            match s.byte_offset() {
+                Some(start) => Some(start as usize..(start + s.byte_len().unwrap_or(0)) as usize),
+                None => {
+                    let at =
+                        crate::source::offset_of(text, l.line() as usize, l.column() as usize)?;
+                    Some(at..at)
+                }
+            }
         })
         .unwrap_or(0..0);
     match err {
@@ -468,6 +492,35 @@ mod tests {
     fn numbers_in_free_form_values_stay_numbers() {
         let text = "items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      version: 3\n      nested: {mode: 7}\n";
         assert!(errors(text).is_empty());
+    }
+
+    #[test]
+    fn syntax_errors_point_at_their_line() {
+        let text = "items:\n  - name: A\n\t  kind: file\n";
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        // The scanner names the scalar the tab interrupts: `A`, on line 2, column 11.
+        assert_eq!(
+            crate::source::line_col(text, e[0].2),
+            crate::source::LineCol {
+                line: 2,
+                column: 11
+            },
+            "{e:?}"
+        );
+        let text = "items:\n  - name: [A\n    kind: file\n";
+        let e = errors(text);
+        assert!(crate::source::line_col(text, e[0].2).line > 1, "{e:?}");
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_scalar() {
+        // Quoted, in a name, a path and a key: none of them may reach a plist.
+        let e = errors(
+            "items:\n  - name: \"Pk\\x01\"\n    kind: file\n    path: \"/x\\e\"\n    content: x\n",
+        );
+        let codes: Vec<_> = e.iter().map(|(c, _, _)| *c).collect();
+        assert_eq!(codes, ["xml-illegal-char", "xml-illegal-char"]);
     }
 
     #[test]
