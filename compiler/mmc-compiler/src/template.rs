@@ -33,6 +33,18 @@ impl Templates {
             .build()
             .expect("default syntax is valid");
         env.set_syntax(syntax);
+        // Filters that can multiply the size of their input are replaced by size-capped versions
+        // or removed; loops, macros and `*` are refused before rendering (see `check_source`).
+        for name in [
+            "replace", "join", "center", "indent", "format", "batch", "pprint",
+        ] {
+            env.remove_filter(name);
+        }
+        for name in ["range", "namespace", "debug"] {
+            env.remove_global(name);
+        }
+        env.add_filter("replace", capped_replace);
+        env.add_filter("join", capped_join);
         Self { env, context }
     }
 
@@ -48,6 +60,15 @@ impl Templates {
         let src = scalar.value.as_str();
         if !(src.contains("{{") || src.contains("{%") || src.contains("{#")) {
             return Some(src.to_owned());
+        }
+        if let Err((range, message)) = check_source(src) {
+            let span = map_into_scalar(text, &scalar.span, src, range);
+            diags.push(
+                Diagnostic::error("template-unsupported", message)
+                    .at(file, span, "not available in value templates")
+                    .help("value templates are expressions: {{ vars.x }}, filters such as default, upper, lower, trim, replace and join, and {% if %}; wrap literal braces in {% raw %}…{% endraw %}"),
+            );
+            return None;
         }
         let result = self.env.template_from_str(src).and_then(|t| {
             let mut out = CappedWriter { buf: Vec::new() };
@@ -71,6 +92,122 @@ impl Templates {
             }
         }
     }
+}
+
+/// Value templates are expressions. Statements that repeat work or build state (`for`, `macro`,
+/// `set`, `call`, …) and the `*` operator (string and list repetition) are refused: fuel counts
+/// steps, not bytes, and each of these can grow memory exponentially within a few steps.
+/// Returns the offending range inside `src`.
+fn check_source(src: &str) -> Result<(), (Range<usize>, String)> {
+    const STATEMENTS: [&str; 6] = ["if", "elif", "else", "endif", "raw", "endraw"];
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    let mut in_raw = false;
+    while i + 1 < bytes.len() {
+        let open = &src[i..i + 2];
+        let close = match open {
+            "{{" => "}}",
+            "{%" => "%}",
+            "{#" => "#}",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let body_start = i + 2;
+        let Some(len) = src[body_start..].find(close) else {
+            return Ok(());
+        }; // a syntax error, reported by the parser
+        let body = &src[body_start..body_start + len];
+        let next = body_start + len + 2;
+        if open == "{%" {
+            let word = body
+                .trim_start_matches('-')
+                .trim_start_matches('+')
+                .trim_start();
+            let word = &word[..word
+                .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .unwrap_or(word.len())];
+            if in_raw && word != "endraw" {
+                i = next;
+                continue;
+            }
+            if !STATEMENTS.contains(&word) {
+                let at = body_start + body.find(word).unwrap_or(0);
+                return Err((
+                    at..at + word.len(),
+                    format!("`{{% {word} %}}` is not available in value templates"),
+                ));
+            }
+            in_raw = word == "raw";
+        }
+        if !in_raw && open != "{#" {
+            if let Some(star) = find_outside_quotes(body, '*') {
+                let at = body_start + star;
+                return Err((
+                    at..at + 1,
+                    "`*` (repetition and multiplication) is not available in value templates"
+                        .to_owned(),
+                ));
+            }
+        }
+        i = next;
+    }
+    Ok(())
+}
+
+fn find_outside_quotes(body: &str, wanted: char) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == wanted => return Some(i),
+            None => {}
+        }
+    }
+    None
+}
+
+fn too_large() -> minijinja::Error {
+    minijinja::Error::new(
+        ErrorKind::InvalidOperation,
+        format!("the result would be larger than {MAX_OUTPUT} bytes"),
+    )
+}
+
+/// `replace` that refuses to build a result larger than the output cap.
+fn capped_replace(s: String, from: String, to: String) -> Result<String, minijinja::Error> {
+    let count = if from.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(from.as_str()).count()
+    };
+    let size = s.len().saturating_add(count.saturating_mul(to.len()));
+    if size > MAX_OUTPUT {
+        return Err(too_large());
+    }
+    Ok(s.replace(from.as_str(), &to))
+}
+
+/// `join` that refuses to build a result larger than the output cap.
+fn capped_join(items: minijinja::Value, sep: Option<String>) -> Result<String, minijinja::Error> {
+    let sep = sep.unwrap_or_default();
+    let mut out = String::new();
+    for (n, item) in items.try_iter()?.enumerate() {
+        if n > 0 {
+            out.push_str(&sep);
+        }
+        out.push_str(&item.to_string());
+        if out.len() > MAX_OUTPUT {
+            return Err(too_large());
+        }
+    }
+    Ok(out)
 }
 
 fn describe(err: &minijinja::Error) -> (&'static str, String, Option<String>) {
@@ -196,26 +333,74 @@ mod tests {
     }
 
     #[test]
-    fn loops_run_out_of_fuel_and_output_is_capped() {
+    fn amplifiers_are_refused_before_rendering() {
+        for (src, what) in [
+            ("{% for i in x %}y{% endfor %}", "for"),
+            ("{% macro m() %}{% endmacro %}", "macro"),
+            ("{% set a = 1 %}", "set"),
+            ("{{ 'a' * 9000000 }}", "*"),
+            ("{{ [1] * 100000000 }}", "*"),
+        ] {
+            let text = format!("a: \"{src}\"\n");
+            let (out, d) = render(&text);
+            assert!(out.is_none(), "{src}");
+            assert_eq!(d[0].code, "template-unsupported", "{src}");
+            assert_eq!(&text[d[0].primary().unwrap().span.clone()], what, "{src}");
+        }
+        // Stars in quotes and in comments are text; if/else and raw are fine.
+        assert_eq!(render("a: \"{{ '*' }}{# * #}\"\n").0.as_deref(), Some("*"));
+        assert_eq!(
+            render("a: \"{% if vars.support %}yes{% else %}no{% endif %}\"\n")
+                .0
+                .as_deref(),
+            Some("yes")
+        );
+        assert_eq!(
+            render("a: \"{% raw %}{% for %}{{ * }}{% endraw %}\"\n")
+                .0
+                .as_deref(),
+            Some("{% for %}{{ * }}")
+        );
+    }
+
+    #[test]
+    fn replace_and_join_are_capped_and_other_amplifiers_are_gone() {
+        // Each step multiplies the size by ~17; the fourth would pass 1 MB.
         let (_, d) = render(
-            "a: \"{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}\"\n",
+            "a: \"{{ vars.support | replace('', vars.support) | replace('', vars.support) | replace('', vars.support) | replace('', vars.support) }}\"\n",
         );
-        assert!(
-            matches!(d[0].code, "template-fuel" | "template-output"),
-            "{d:?}"
+        assert_eq!(d[0].code, "template", "{d:?}");
+        assert!(d[0].message.contains("larger than"), "{d:?}");
+        assert_eq!(
+            render("a: \"{{ vars.support | replace('help', 'it') }}\"\n")
+                .0
+                .as_deref(),
+            Some("it@example.com")
         );
-        let (_, d) = render("a: \"{{ 'a' * 9000000 }}\"\n");
-        assert_eq!(d[0].code, "template-output");
+        assert_eq!(
+            render("a: \"{{ ['a', 'b'] | join(', ') }}\"\n")
+                .0
+                .as_deref(),
+            Some("a, b")
+        );
+        for gone in [
+            "{{ 'a' | center(1000000000) }}",
+            "{{ range(10) | list }}",
+            "{{ 'a' | indent(1000000000) }}",
+        ] {
+            let (out, _) = render(&format!("a: \"{gone}\"\n"));
+            assert!(out.is_none(), "{gone}");
+        }
     }
 
     #[test]
     fn includes_do_not_exist() {
-        // minijinja is built without `multi_template`: include/import/extends are not even syntax,
-        // so no template can read another file.
+        // Refused twice over: the statement check stops them first, and minijinja is built without
+        // `multi_template`, so include/import/extends are not even syntax.
         for tag in ["include 'secret.txt'", "import 'x' as y", "extends 'base'"] {
             let (out, d) = render(&format!("a: \"{{% {tag} %}}\"\n"));
             assert!(out.is_none());
-            assert_eq!(d[0].code, "template-syntax", "{tag}");
+            assert_eq!(d[0].code, "template-unsupported", "{tag}");
         }
     }
 }
