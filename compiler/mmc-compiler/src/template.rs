@@ -141,15 +141,16 @@ fn check_source(src: &str) -> Result<(), (Range<usize>, String)> {
             }
             in_raw = word == "raw";
         }
-        if !in_raw && open != "{#" {
-            if let Some(star) = find_outside_quotes(body, '*') {
-                let at = body_start + star;
-                return Err((
-                    at..at + 1,
-                    "`*` (repetition and multiplication) is not available in value templates"
-                        .to_owned(),
-                ));
-            }
+        if !in_raw
+            && open != "{#"
+            && let Some(star) = find_outside_quotes(body, '*')
+        {
+            let at = body_start + star;
+            return Err((
+                at..at + 1,
+                "`*` (repetition and multiplication) is not available in value templates"
+                    .to_owned(),
+            ));
         }
         i = next;
     }
