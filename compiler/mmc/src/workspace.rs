@@ -104,6 +104,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 fn git(root: &Path, args: &[&str]) -> Option<std::process::Output> {
     Command::new("git")
+        .env_remove(crate::commands::KEY_ENV)
         .arg("-C")
         .arg(root)
         .args(args)
@@ -144,6 +145,7 @@ fn git_about(path: &Path, args: &[&str]) -> Option<std::process::Output> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     Command::new("git")
+        .env_remove(crate::commands::KEY_ENV)
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -152,9 +154,23 @@ fn git_about(path: &Path, args: &[&str]) -> Option<std::process::Output> {
         .ok()
 }
 
-/// Whether git tracks `path` (in whatever repository contains it).
-pub fn is_tracked_by_git(path: &Path) -> bool {
-    git_about(path, &["ls-files", "--error-unmatch", "--"]).is_some_and(|o| o.status.success())
+/// Whether git tracks `path` (in whatever repository contains it). Fails closed: when git runs
+/// but cannot answer (e.g. "dubious ownership"), that is an error, not a "no".
+pub fn is_tracked_by_git(path: &Path) -> Result<bool> {
+    let Some(out) = git_about(path, &["ls-files", "--error-unmatch", "--"]) else {
+        return Ok(false); // no git on this machine: nothing can be tracked by it here
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ if stderr.contains("not a git repository") => Ok(false),
+        _ => bail!(
+            "cannot tell whether git tracks {} (git said: {}); fix git's complaint, then build again",
+            path.display(),
+            stderr.trim()
+        ),
+    }
 }
 
 /// Whether `path` lies in a git work tree and is not ignored there (so `git add .` would take it).

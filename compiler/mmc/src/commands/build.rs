@@ -60,10 +60,11 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     let mut packaged = Vec::new();
     for b in &compiled.bundles {
         if !b.trusted_keys.is_empty() && !b.trusted_keys.contains(&key_id) {
-            out.warn(&format!(
-                "bundle `{}`: signing key {key_id} is not in mmc.yaml signing.trusted_keys; agents that trust only those keys will refuse it",
+            bail!(
+                "the signing key {key_id} is not in mmc.yaml's signing.trusted_keys, so agents would refuse bundle `{}`; \
+                 sign with a listed key, or add this key id to trusted_keys (and roll it out to agents) first",
                 b.name
-            ));
+            );
         }
         let p = mmc_compiler::package(b, stamp, &key)
             .with_context(|| format!("cannot package bundle `{}`", b.name))?;
@@ -120,8 +121,11 @@ pub fn signature_path(archive: &Path) -> PathBuf {
 
 fn load_key(path: Option<&Path>, out: &Printer) -> Result<mmc_bundle::SigningKey> {
     let (text, origin) = match path {
-        Some(path) => {
-            if workspace::is_tracked_by_git(path) {
+        Some(given) => {
+            // Judge the file itself, not a link to it.
+            let path = &std::fs::canonicalize(given)
+                .with_context(|| format!("cannot read the signing key {}", given.display()))?;
+            if workspace::is_tracked_by_git(path)? {
                 bail!(
                     "refusing to use {}: git tracks this file, so the private key is (or will be) committed. \
                      Remove it from git (`git rm --cached`), rotate the key, and keep keys outside the repository",
@@ -140,6 +144,10 @@ fn load_key(path: Option<&Path>, out: &Printer) -> Result<mmc_bundle::SigningKey
             (text, path.display().to_string())
         }
         None => match std::env::var(KEY_ENV) {
+            Ok(text) if !text.trim().is_empty() && !text.contains("-----BEGIN") => bail!(
+                "{KEY_ENV} must hold the PEM text of the key (\"-----BEGIN PRIVATE KEY-----…\"), not a file name; \
+                 to use a key file, pass --key FILE"
+            ),
             Ok(text) if !text.trim().is_empty() => (text, format!("${KEY_ENV}")),
             _ => bail!(
                 "no signing key: pass --key FILE or set {KEY_ENV} to the PEM text of the key. \

@@ -1,4 +1,6 @@
 mod build;
+
+pub use build::KEY_ENV;
 mod check;
 mod init;
 mod keygen;

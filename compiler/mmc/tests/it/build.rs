@@ -175,3 +175,58 @@ fn build_takes_the_key_from_the_environment() {
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("no signing key"), "{}", none.stderr);
 }
+
+#[test]
+fn build_refuses_a_link_to_a_key_that_git_tracks() {
+    let repo = fixture(None);
+    let key = keygen(repo.path());
+    commit_all(repo.path());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let link = elsewhere.path().join("innocent.key");
+    std::os::unix::fs::symlink(&key, &link).unwrap();
+    let out = run(mmc(repo.path()).args(["build", "--key"]).arg(&link));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("git tracks this file"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn build_refuses_a_key_missing_from_trusted_keys() {
+    let repo = fixture(None);
+    let yaml = std::fs::read_to_string(repo.path().join("mmc.yaml")).unwrap();
+    let listed = "0".repeat(64);
+    std::fs::write(
+        repo.path().join("mmc.yaml"),
+        format!("{yaml}signing:\n  trusted_keys: [\"{listed}\"]\n"),
+    )
+    .unwrap();
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let out = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("not in mmc.yaml's signing.trusted_keys"),
+        "{}",
+        out.stderr
+    );
+    assert!(!repo.path().join("build").exists());
+}
+
+#[test]
+fn a_key_file_name_in_the_environment_gets_a_helpful_error() {
+    let repo = fixture(None);
+    let out = run(mmc(repo.path())
+        .arg("build")
+        .env("MMC_SIGNING_KEY", "/home/me/signing.key"));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("must hold the PEM text") && out.stderr.contains("--key FILE"),
+        "{}",
+        out.stderr
+    );
+}
