@@ -39,7 +39,13 @@ pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
     let mut paths = Vec::new();
     paths.push(root.join(REPO_FILE));
     for dir in [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR] {
-        walk(&root.join(dir), &mut paths)?;
+        let dir = root.join(dir);
+        // A linked policy folder would pull files from outside the repository: report it below.
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            paths.push(dir);
+        } else {
+            walk(&dir, &mut paths)?;
+        }
     }
     paths.sort();
     for path in paths {
@@ -53,7 +59,7 @@ pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         if meta.file_type().is_symlink() {
             diags.push(
-                Diagnostic::error("symlink", format!("{rel} is a symbolic link"))
+                                Diagnostic::error("symlink", format!("{rel} is a symbolic link; mmc does not follow links in a policy repository"))
                     .help("policy files must be regular files: a link could pull a file from outside the repository into a signed bundle"),
             );
             continue;
@@ -90,7 +96,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
         let path = entry.path();
         let ft = entry.file_type()?;
-        if ft.is_dir() {
+        if ft.is_symlink() {
+            out.push(path); // refused by the caller, whatever it points at
+        } else if ft.is_dir() {
             walk(&path, out)?;
         } else {
             let n = name.to_string_lossy();

@@ -210,3 +210,36 @@ fn top_level_help() {
     assert_eq!(out.code, 0);
     insta::assert_snapshot!(out.stdout);
 }
+
+#[test]
+fn symbolic_links_in_policy_folders_are_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.yaml"), "items: []\n").unwrap();
+    for link in [
+        "policies/items/linked.yaml",
+        "policies/items/sub",
+        "profiles",
+    ] {
+        let repo = fixture(None);
+        let at = repo.path().join(link);
+        if at.exists() {
+            std::fs::remove_dir_all(&at).unwrap();
+        }
+        std::os::unix::fs::symlink(
+            outside.path().join(if link.ends_with(".yaml") {
+                "secret.yaml"
+            } else {
+                ""
+            }),
+            &at,
+        )
+        .unwrap();
+        let out = run(mmc(repo.path()).arg("check"));
+        assert_eq!(out.code, 2, "{link}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{link} is a symbolic link")),
+            "{link}: {}",
+            out.stderr
+        );
+    }
+}
