@@ -591,58 +591,82 @@ impl<'a> Repo<'a> {
                 }
             });
         }
-        // Include cycles, each reported once, at the include that closes it.
-        let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
-        for start in manifests.keys() {
-            let mut path = vec![start.clone()];
-            self.find_cycles(&mut path, &mut reported, diags);
-        }
+        self.find_cycles(diags);
     }
 
-    fn find_cycles(
-        &self,
-        path: &mut Vec<String>,
-        reported: &mut BTreeSet<Vec<String>>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
-        let current = path.last().expect("non-empty path").clone();
-        let Some(src) = self.loaded.manifests.get(&current) else {
-            return;
+    /// Reports include cycles: a depth-first search in manifest-name order that colours each
+    /// manifest once, so it runs in linear time. Each include that leads back into the current
+    /// path closes one cycle, reported at that include.
+    fn find_cycles(&self, diags: &mut Vec<Diagnostic>) {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Colour {
+            White,
+            Grey,
+            Black,
+        }
+        let manifests = &self.loaded.manifests;
+        let includes = |name: &str| -> Vec<&'a Sp<String>> {
+            let mut out = Vec::new();
+            if let Some(src) = manifests.get(name) {
+                walk_body(&Body::of_manifest(&src.value), &mut |b| {
+                    out.extend(b.included_manifests.iter().flatten())
+                });
+            }
+            out
         };
-        let mut includes: Vec<&Sp<String>> = Vec::new();
-        walk_body(&Body::of_manifest(&src.value), &mut |b| {
-            includes.extend(b.included_manifests.iter().flatten())
-        });
-        for inc in includes {
-            if let Some(pos) = path.iter().position(|p| *p == inc.value) {
-                let mut cycle: Vec<String> = path[pos..].to_vec();
-                // Canonical rotation so a cycle is reported once whichever manifest we started from.
-                let min = cycle
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, n)| n.as_str())
-                    .map_or(0, |(i, _)| i);
-                cycle.rotate_left(min);
-                if reported.insert(cycle) {
-                    let mut shown: Vec<&str> = path[pos..].iter().map(String::as_str).collect();
-                    shown.push(&inc.value);
-                    diags.push(
-                        Diagnostic::error(
-                            "include-cycle",
-                            format!("included manifests form a cycle: {}", shown.join(" → ")),
-                        )
-                        .at(
-                            &src.file,
-                            inc.span.clone(),
-                            format!("`{current}` includes `{}` again", inc.value),
-                        )
-                        .help("remove one of these includes"),
-                    );
+        let mut colour: BTreeMap<&str, Colour> = manifests
+            .keys()
+            .map(|k| (k.as_str(), Colour::White))
+            .collect();
+        for root in manifests.keys() {
+            if colour[root.as_str()] != Colour::White {
+                continue;
+            }
+            // Each frame: a manifest on the current path, its includes, and the next one to visit.
+            let mut stack: Vec<(&str, Vec<&Sp<String>>, usize)> =
+                vec![(root.as_str(), includes(root), 0)];
+            colour.insert(root.as_str(), Colour::Grey);
+            while let Some((name, incs, next)) = stack.last_mut() {
+                let Some(inc) = incs.get(*next).copied() else {
+                    colour.insert(name, Colour::Black);
+                    stack.pop();
+                    continue;
+                };
+                *next += 1;
+                let current: &str = name;
+                match colour.get(inc.value.as_str()).copied() {
+                    Some(Colour::White) => {
+                        let target = manifests
+                            .get_key_value(&inc.value)
+                            .map(|(k, _)| k.as_str())
+                            .expect("coloured names exist");
+                        colour.insert(target, Colour::Grey);
+                        stack.push((target, includes(target), 0));
+                    }
+                    Some(Colour::Grey) => {
+                        let start = stack
+                            .iter()
+                            .position(|(n, _, _)| *n == inc.value)
+                            .expect("grey manifests are on the path");
+                        let mut shown: Vec<&str> =
+                            stack[start..].iter().map(|(n, _, _)| *n).collect();
+                        shown.push(&inc.value);
+                        let file = &manifests[current].file;
+                        diags.push(
+                            Diagnostic::error(
+                                "include-cycle",
+                                format!("included manifests form a cycle: {}", shown.join(" → ")),
+                            )
+                            .at(
+                                file,
+                                inc.span.clone(),
+                                format!("`{current}` includes `{}` again", inc.value),
+                            )
+                            .help("remove one of these includes"),
+                        );
+                    }
+                    _ => {} // finished, or unknown (reported elsewhere)
                 }
-            } else if self.loaded.manifests.contains_key(&inc.value) && path.len() < 64 {
-                path.push(inc.value.clone());
-                self.find_cycles(path, reported, diags);
-                path.pop();
             }
         }
     }

@@ -237,3 +237,32 @@ fn manifest_names_must_survive_as_file_names() {
     let c = compile(&files);
     assert_eq!(codes(&c), ["bad-manifest-name", "duplicate-manifest"]);
 }
+
+#[test]
+fn include_cycles_are_found_in_dense_include_graphs() {
+    // m00 includes every later manifest, m01 every later one, …; m39 includes m20 again.
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    for i in 0..40 {
+        let mut includes: Vec<String> = (i + 1..40).map(|j| format!("m{j:02}")).collect();
+        if i == 39 {
+            includes.push("m20".to_owned());
+        }
+        files.insert(
+            format!("policies/manifests/m{i:02}.yaml"),
+            format!("included_manifests: [{}]\n", includes.join(", ")),
+        );
+    }
+    let c = compile(&files);
+    assert_eq!(codes(&c), ["include-cycle"]);
+    assert!(
+        c.diagnostics[0].message.ends_with("m39 → m20"),
+        "{}",
+        c.diagnostics[0].message
+    );
+    assert!(
+        c.diagnostics[0].message.contains("m20 → m21"),
+        "{}",
+        c.diagnostics[0].message
+    );
+}
