@@ -190,6 +190,34 @@ pub fn is_inside_repo_unignored(path: &Path) -> bool {
 /// Writes `bytes` to `dest` through a temporary file in the same directory and a rename, so
 /// readers see the old file or the new one, never a part.
 pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    stage(dest, bytes, mode)?.commit()
+}
+
+/// A file written in full next to its destination, not yet visible under its name. Dropping it
+/// removes it; [`Staged::commit`] renames it into place.
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl Staged {
+    pub fn commit(self) -> Result<()> {
+        let dest = self.dest;
+        self.tmp
+            .persist(&dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        if let Some(dir) = dest.parent() {
+            // Make the rename itself durable.
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("cannot sync {}", dir.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a synced temporary file in `dest`'s directory.
+pub fn stage(dest: &Path, bytes: &[u8], mode: u32) -> Result<Staged> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let dir = dest
@@ -204,7 +232,8 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
-    tmp.persist(dest)
-        .with_context(|| format!("cannot write {}", dest.display()))?;
-    Ok(())
+    Ok(Staged {
+        tmp,
+        dest: dest.to_path_buf(),
+    })
 }

@@ -76,12 +76,38 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         key_id: key_id.clone(),
         bundles: Vec::new(),
     };
+    // A version names one content forever: replacing a bundle with other bytes under the same
+    // name would let two Macs hold different "version N" bundles. Rebuilding a commit is a no-op.
+    for (_, p) in &packaged {
+        let path = bundle_dir.join(&p.file_name);
+        if let Ok(existing) = std::fs::read(&path)
+            && existing != p.archive
+        {
+            bail!(
+                "{} already exists with different content: this version was built before from other policies. \
+                 Commit your changes (each commit gets a new version); if the old bundle was never published, delete it",
+                path.display()
+            );
+        }
+    }
+    // Stage every file before renaming any, so a failure (a full disk) leaves no partial set.
+    let mut staged = Vec::new();
+    for (_, p) in &packaged {
+        let path = bundle_dir.join(&p.file_name);
+        staged.push(workspace::stage(&path, &p.archive, 0o644)?);
+        staged.push(workspace::stage(
+            &signature_path(&path),
+            &p.envelope,
+            0o644,
+        )?);
+    }
+    // Archives land before their envelopes: an archive without its envelope is refused by agents.
+    for s in staged {
+        s.commit()?;
+    }
     for (b, p) in &packaged {
         let path = bundle_dir.join(&p.file_name);
         let sig = signature_path(&path);
-        // The archive first: an archive without its envelope is refused by agents, never trusted.
-        workspace::write_atomic(&path, &p.archive, 0o644)?;
-        workspace::write_atomic(&sig, &p.envelope, 0o644)?;
         out.status(
             "Built",
             &format!(

@@ -31,11 +31,15 @@ pub fn run(args: &KeygenArgs, out: &Printer) -> Result<ExitCode> {
     let pem = mmc_bundle::signing_key_to_pem(&key);
     write_new(&private, pem.as_bytes(), 0o600)?;
     let verifying = key.verifying_key();
-    write_new(
+    if let Err(e) = write_new(
         &public,
         mmc_bundle::public_key_to_pem(&verifying).as_bytes(),
         0o644,
-    )?;
+    ) {
+        // Leave no private key without its public half.
+        let _ = std::fs::remove_file(&private);
+        return Err(e);
+    }
     let key_id = mmc_bundle::key_id(&verifying);
     if workspace::is_inside_repo_unignored(&private) {
         out.warn(&format!("{} is inside a git work tree and not ignored; add it to .gitignore (mmc build refuses keys git tracks)", private.display()));

@@ -230,3 +230,30 @@ fn a_key_file_name_in_the_environment_gets_a_helpful_error() {
         out.stderr
     );
 }
+
+#[test]
+fn a_version_never_changes_content() {
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let build = |repo: &std::path::Path| run(mmc(repo).args(["build", "--key"]).arg(&key));
+    assert_eq!(build(repo.path()).code, 0);
+    let bundle = repo
+        .path()
+        .join(format!("build/bundles/stable-{COMMIT_TIME}.tar.gz"));
+    let first = std::fs::read(&bundle).unwrap();
+    // Rebuilding the same commit is a no-op.
+    assert_eq!(build(repo.path()).code, 0);
+    // An uncommitted edit would ship other content as the same version: refused, file kept.
+    let manifest = repo.path().join("policies/manifests/site_default.yaml");
+    std::fs::write(&manifest, "managed_installs:\n  - Banner\n").unwrap();
+    let out = build(repo.path());
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("already exists with different content"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&bundle).unwrap(), first);
+}
