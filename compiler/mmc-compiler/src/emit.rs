@@ -283,7 +283,8 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `Google Chrome` → `Google_Chrome`: the characters the bundle format allows in a path component.
+/// `Google Chrome` → `Google_Chrome`: the characters the bundle format allows in a path component,
+/// at most 200 of them (the format allows 255 per component; the rest is room for suffixes).
 pub fn sanitize(name: &str) -> String {
     let s: String = name
         .chars()
@@ -294,6 +295,7 @@ pub fn sanitize(name: &str) -> String {
                 '_'
             }
         })
+        .take(200)
         .collect();
     match s.as_str() {
         "" | "." | ".." => format!("_{s}"),
@@ -339,6 +341,15 @@ mod tests {
         );
         assert_eq!(n.file("m", "site/lab 1", ""), "m/site/lab_1");
         assert_eq!(sanitize(".."), "_..");
+        let long = "x".repeat(300);
+        assert_eq!(
+            n.file("p", &long, ".plist"),
+            format!("p/{}.plist", "x".repeat(200))
+        );
+        assert_eq!(
+            n.file("p", &"x".repeat(250), ".plist"),
+            format!("p/{}-2.plist", "x".repeat(200))
+        );
     }
 
     #[test]

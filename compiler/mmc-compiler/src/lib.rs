@@ -87,9 +87,9 @@ pub struct Packaged {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    #[error("cannot build the archive: {0}")]
+    #[error("cannot build the archive")]
     Archive(#[from] mmc_bundle::WriteError),
-    #[error("the build time {0} is out of range")]
+    #[error("the time {0} (Unix seconds) is outside the range a bundle can carry")]
     Time(i64),
 }
 

@@ -187,7 +187,7 @@ impl<'a> Repo<'a> {
                                 format!("`{}` is not a duration", e.value),
                             )
                             .at(file, e.span.clone(), "expected a number and a unit")
-                            .help("write e.g. `12h`, `30d` or `2w`"),
+                            .help("write e.g. `12h`, `30d` or `2w` (at most ten years)"),
                         );
                         None
                     }
@@ -1484,6 +1484,10 @@ fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The longest validity a bundle may have: ten years.
+pub const MAX_EXPIRY_SECS: i64 = 3_650 * 86_400;
+
+/// `12h`, `30d`, `2w` → seconds; at most [`MAX_EXPIRY_SECS`].
 pub fn parse_duration(s: &str) -> Option<i64> {
     let s = s.trim();
     let unit = s.chars().last()?;
@@ -1498,7 +1502,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         'w' => 7 * 86_400,
         _ => return None,
     };
-    n.checked_mul(secs)
+    n.checked_mul(secs).filter(|t| *t <= MAX_EXPIRY_SECS)
 }
 
 pub fn parse_mode(s: &str) -> Option<u32> {
@@ -1741,6 +1745,8 @@ mod tests {
         assert_eq!(parse_duration("0d"), None);
         assert_eq!(parse_duration("30"), None);
         assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("99999999w"), None);
+        assert_eq!(parse_duration("520w"), Some(520 * 7 * 86_400));
     }
 
     #[test]

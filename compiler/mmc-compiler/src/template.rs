@@ -82,7 +82,12 @@ impl Templates {
                     .range()
                     .map(|r| map_into_scalar(text, &scalar.span, src, r))
                     .unwrap_or_else(|| scalar.span.clone());
-                let (code, message, help) = describe(&err);
+                let (code, mut message, help) = describe(&err);
+                if let (ErrorKind::UndefinedError, Some(name)) =
+                    (err.kind(), err.range().and_then(|r| src.get(r)))
+                {
+                    message = format!("undefined template variable `{}`", name.trim());
+                }
                 let mut d = Diagnostic::error(code, message).at(file, span, label(&err));
                 if let Some(h) = help {
                     d = d.help(h);

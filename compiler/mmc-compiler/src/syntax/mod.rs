@@ -378,8 +378,74 @@ fn from_saphyr(path: &str, text: &str, err: &Error) -> Diagnostic {
         Error::Budget { .. } => {
             Diagnostic::error("yaml-budget", message(err)).at(path, span, "limit reached here")
         }
-        _ => Diagnostic::error("yaml", message(err)).at(path, span, ""),
+        _ => {
+            let text = message(err);
+            match plain_words(&text) {
+                Some((message, label, help)) => Diagnostic::error("wrong-type", message)
+                    .at(path, span, label)
+                    .help(help),
+                None => Diagnostic::error("yaml", text).at(path, span, ""),
+            }
+        }
     }
+}
+
+/// serde's wording for a value of the wrong shape, in an admin's words: (message, label, help).
+fn plain_words(text: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    let table: [(&str, (&str, &str, &str)); 6] = [
+        (
+            "expected sequence start",
+            (
+                "expected a list",
+                "not a list",
+                "write one `- item` per line, or `[a, b]`",
+            ),
+        ),
+        (
+            "expected mapping start",
+            (
+                "expected a mapping",
+                "not a mapping",
+                "write `key: value` lines indented under this key",
+            ),
+        ),
+        (
+            "expected string scalar",
+            (
+                "expected text",
+                "not text",
+                "write a single value; quote it if it contains `:` or starts with a special character",
+            ),
+        ),
+        (
+            "cannot deserialize null",
+            (
+                "a value is required here",
+                "empty",
+                "give a value, or remove the key or list entry",
+            ),
+        ),
+        (
+            "invalid u64",
+            (
+                "expected a whole number (0 or more)",
+                "not a whole number",
+                "write digits only, e.g. 1024",
+            ),
+        ),
+        (
+            "invalid u32",
+            (
+                "expected a whole number (0 or more)",
+                "not a whole number",
+                "write digits only, e.g. 1",
+            ),
+        ),
+    ];
+    table
+        .iter()
+        .find(|(prefix, _)| text.starts_with(prefix))
+        .map(|(_, words)| *words)
 }
 
 fn message(err: &Error) -> String {
@@ -521,6 +587,22 @@ mod tests {
         );
         let codes: Vec<_> = e.iter().map(|(c, _, _)| *c).collect();
         assert_eq!(codes, ["xml-illegal-char", "xml-illegal-char"]);
+    }
+
+    #[test]
+    fn wrong_shapes_are_explained_in_plain_words() {
+        let e = errors("items:\n  - name: A\n    kind: package\n    requires: Firefox\n");
+        assert_eq!((e[0].0, e[0].1.as_str()), ("wrong-type", "expected a list"));
+        let e = errors("items:\n  - name: A\n    kind: package\n    installer_item_size: -5\n");
+        assert_eq!(
+            (e[0].0, e[0].1.as_str()),
+            ("wrong-type", "expected a whole number (0 or more)")
+        );
+        let e = errors("items:\n  - name: A\n    kind: package\n    requires: [~]\n");
+        assert_eq!(
+            (e[0].0, e[0].1.as_str()),
+            ("wrong-type", "a value is required here")
+        );
     }
 
     #[test]
