@@ -124,7 +124,8 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
             );
             continue;
         }
-        if style != ScalarStyle::Plain || tag.is_some() {
+        // Keys are text (a boolean or octal key makes no sense), so only values are ambiguous.
+        if style != ScalarStyle::Plain || tag.is_some() || matches!(role, Role::Key) {
             continue;
         }
         let v = value.as_ref();
@@ -141,6 +142,21 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
                 )
                 .at(path, start..end, "unquoted number")
                 .help(format!("write {key}: \"{v}\"")),
+            );
+        } else if is_decimal_integer(v) && v.parse::<i64>().is_err() {
+            out.push(
+                Diagnostic::error(
+                    "integer-range",
+                    format!("`{v}` is too large for a property-list integer"),
+                )
+                .at(
+                    path,
+                    start..end,
+                    "outside −9223372036854775808…9223372036854775807",
+                )
+                .help(format!(
+                    "quote it (\"{v}\") if it is text, such as a serial number or an id"
+                )),
             );
         } else if YAML11_BOOLEANS.contains(&v) {
             out.push(
@@ -257,6 +273,11 @@ fn looks_numeric(v: &str) -> bool {
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && digits.bytes().filter(|b| *b == b'.').count() <= 1
         && digits.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn is_decimal_integer(v: &str) -> bool {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_leading_zero_integer(v: &str) -> bool {
@@ -552,6 +573,28 @@ mod tests {
         let codes: Vec<_> = e.iter().map(|(c, m, _)| (*c, m.as_str())).collect();
         assert_eq!(e.len(), 3, "{codes:?}");
         assert!(e.iter().all(|(c, _, _)| *c == "must-quote"), "{codes:?}");
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_rounded() {
+        for big in [
+            "99999999999999999999999999",
+            "-9223372036854775809",
+            "18446744073709551615",
+        ] {
+            let e = errors(&format!(
+                "items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      n: {big}\n"
+            ));
+            assert_eq!(e.len(), 1, "{big}: {e:?}");
+            assert_eq!(e[0].0, "integer-range", "{big}");
+        }
+        assert!(errors("items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      n: -9223372036854775808\n").is_empty());
+    }
+
+    #[test]
+    fn keys_that_look_like_yaml11_booleans_are_text() {
+        let text = "items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      y: 10\n      on: \"x\"\n      NO: 1\n";
+        assert!(errors(text).is_empty(), "{:?}", errors(text));
     }
 
     #[test]
