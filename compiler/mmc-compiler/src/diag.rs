@@ -232,7 +232,10 @@ pub fn render_json(diag: &Diagnostic, files: &FileSet) -> String {
 }
 
 /// A GitHub Actions workflow command, which GitHub shows as an annotation on the YAML line.
-pub fn render_github(diag: &Diagnostic, files: &FileSet) -> String {
+/// A GitHub Actions workflow command. `path_prefix` is the policy repository's path inside the
+/// checkout (`""` at the top, `"policy/"` in a subfolder), because GitHub resolves annotation
+/// paths from the checkout's root.
+pub fn render_github(diag: &Diagnostic, files: &FileSet, path_prefix: &str) -> String {
     let command = match diag.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -254,7 +257,7 @@ pub fn render_github(diag: &Diagnostic, files: &FileSet) -> String {
     if let Some(loc) = locate(diag, files) {
         props.push_str(&format!(
             ",file={},line={},col={},endLine={},endColumn={}",
-            escape_property(loc.file),
+            escape_property(&format!("{path_prefix}{}", loc.file)),
             loc.start.line,
             loc.start.column,
             loc.end.line,
@@ -307,7 +310,7 @@ mod tests {
     #[test]
     fn github_escapes_newlines_and_separators() {
         let (d, files) = sample();
-        let out = render_github(&d, &files);
+        let out = render_github(&d, &files, "");
         assert!(
             out.starts_with(
                 "::error title=mmc unknown-item,file=policies/manifests/site.yaml,line=2,col=5,"

@@ -39,7 +39,13 @@ impl Printer {
 
     /// Prints problems. `as_result` puts machine formats on stdout (for `check`, the problems are
     /// the result); otherwise they go to stderr so stdout stays one JSON document.
-    pub fn diagnostics(&self, diags: &[Diagnostic], files: &FileSet, as_result: bool) {
+    pub fn diagnostics(
+        &self,
+        diags: &[Diagnostic],
+        files: &FileSet,
+        root: &std::path::Path,
+        as_result: bool,
+    ) {
         match self.format {
             Format::Human => {
                 let mut err = self.stderr();
@@ -55,10 +61,11 @@ impl Printer {
                 self.machine(&lines, as_result);
             }
             Format::Github => {
-                // GitHub reads workflow commands from stdout.
+                // GitHub reads workflow commands from stdout, and paths from the checkout's root.
+                let prefix = crate::workspace::checkout_prefix(root);
                 let lines: String = diags
                     .iter()
-                    .map(|d| diag::render_github(d, files) + "\n")
+                    .map(|d| diag::render_github(d, files, &prefix) + "\n")
                     .collect();
                 self.machine(&lines, true);
             }

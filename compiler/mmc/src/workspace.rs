@@ -120,6 +120,16 @@ fn git(root: &Path, args: &[&str]) -> Option<std::process::Output> {
         .ok()
 }
 
+/// The repository root's path inside its git checkout, with a trailing `/` (`""` at the top, or
+/// outside git).
+pub fn checkout_prefix(root: &Path) -> String {
+    git(root, &["rev-parse", "--show-prefix"])
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// Committer time of HEAD, in Unix seconds, if `root` is in a git work tree with a commit.
 pub fn head_commit_time(root: &Path) -> Option<i64> {
     let out = git(root, &["log", "-1", "--format=%ct", "HEAD"])?;

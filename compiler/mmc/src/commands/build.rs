@@ -41,7 +41,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     let files = workspace::read_files(&root, &mut diags)?;
     let compiled = mmc_compiler::compile(&files);
     diags.extend(compiled.diagnostics);
-    out.diagnostics(&diags, &files, false);
+    out.diagnostics(&diags, &files, &root, false);
     if diags.iter().any(|d| d.is_error()) {
         out.error(&format!(
             "could not build: {}; nothing was written",

@@ -13,7 +13,7 @@ pub fn run(global: &GlobalArgs, out: &Printer) -> Result<ExitCode> {
     let files = workspace::read_files(&root, &mut diags)?;
     let compiled = mmc_compiler::compile(&files);
     diags.extend(compiled.diagnostics);
-    out.diagnostics(&diags, &files, true);
+    out.diagnostics(&diags, &files, &root, true);
     let count = files.iter().count();
     if diags.iter().any(|d| d.is_error()) {
         out.error(&format!("{} in {count} files", Printer::summary(&diags)));

@@ -243,3 +243,20 @@ fn symbolic_links_in_policy_folders_are_refused() {
         );
     }
 }
+
+#[test]
+fn github_annotation_paths_start_at_the_checkout_root() {
+    let checkout = tempfile::tempdir().unwrap();
+    let repo = checkout.path().join("fleet/policy");
+    std::fs::create_dir_all(&repo).unwrap();
+    copy_tree(fixture(Some("unknown_item")).path(), &repo);
+    commit_all(checkout.path());
+    let out = run(mmc(&repo).args(["check", "--format", "github"]));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stdout
+            .contains(",file=fleet/policy/policies/manifests/site_default.yaml,"),
+        "{}",
+        out.stdout
+    );
+}
