@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plist::Value as Pv;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::ir::{self, ItemSpec, MANIFEST_KEYS};
 
@@ -109,7 +108,7 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
         let bytes = plist_bytes(&mobileconfig(p));
         profiles_json.insert(
             p.identifier.clone(),
-            json!({ "file": path, "uuid": p.uuid, "scope": p.scope, "sha256": hex(&Sha256::digest(&bytes)) }),
+            json!({ "file": path, "uuid": p.uuid, "scope": p.scope, "sha256": mmc_bundle::sha256_hex(&bytes) }),
         );
         files.insert(path, bytes);
     }
@@ -277,10 +276,6 @@ fn sort_keys(v: &mut Pv) {
         Pv::Array(a) => a.iter_mut().for_each(sort_keys),
         _ => {}
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `Google Chrome` → `Google_Chrome`: the characters the bundle format allows in a path component,

@@ -99,7 +99,6 @@ pub fn package(
     stamp: Stamp,
     key: &ed25519_dalek::SigningKey,
 ) -> Result<Packaged, PackageError> {
-    use sha2::{Digest, Sha256};
     let archive = mmc_bundle::write_archive(&b.files)?;
     let created = jiff::Timestamp::from_second(stamp.created)
         .map_err(|_| PackageError::Time(stamp.created))?;
@@ -118,11 +117,7 @@ pub fn package(
         created: created.to_string(),
         expires: expires.to_string(),
         key_id: mmc_bundle::key_id(&key.verifying_key()),
-        archive: mmc_bundle::ArchiveRef {
-            file: file_name.clone(),
-            length: archive.len() as u64,
-            sha256: emit::hex(&Sha256::digest(&archive)),
-        },
+        archive: mmc_bundle::ArchiveRef::of(file_name.clone(), &archive),
     };
     let envelope = mmc_bundle::sign(&statement, key);
     Ok(Packaged {

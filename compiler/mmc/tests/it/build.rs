@@ -39,7 +39,7 @@ fn build_signs_bundles_that_verify_and_detects_tampering() {
     let path = std::path::PathBuf::from(stable["path"].as_str().unwrap());
     let archive = std::fs::read(&path).unwrap();
     let envelope = std::fs::read(stable["signature"].as_str().unwrap()).unwrap();
-    let digest = mmc_compiler::emit::hex(&<sha2::Sha256 as sha2::Digest>::digest(&archive));
+    let digest = mmc_bundle::sha256_hex(&archive);
     assert_eq!(stable["sha256"], digest.as_str());
 
     let now = jiff::Timestamp::from_second(COMMIT_TIME as i64 + 60).unwrap();
