@@ -40,7 +40,7 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses `text` (the contents of `path`) into `T`, pushing every problem found onto `diags`.
 /// Returns `None` when the file cannot be used.
-pub fn parse<T: DeserializeOwned>(
+pub fn parse<T: DeserializeOwned + schemars::JsonSchema>(
     path: &str,
     text: &str,
     diags: &mut Vec<Diagnostic>,
@@ -68,7 +68,8 @@ pub fn parse<T: DeserializeOwned>(
         );
         return None;
     }
-    let lints = lint(path, text);
+    let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialize");
+    let lints = lint(path, text, &schema);
     let lint_starts: Vec<usize> = lints
         .iter()
         .filter_map(|d| d.primary().map(|l| l.span.start))
@@ -98,9 +99,9 @@ const YAML11_BOOLEANS: &[&str] = &[
 ];
 
 /// Finds plain scalars that YAML 1.1 and YAML 1.2 read differently.
-fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
+fn lint(path: &str, text: &str, schema: &serde_json::Value) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut keys = KeyTracker::default();
+    let mut keys = KeyTracker::new(schema);
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break }; // syntax errors are reported by the typed parse
         let role = keys.observe(&event);
@@ -124,8 +125,16 @@ fn lint(path: &str, text: &str) -> Vec<Diagnostic> {
             );
             continue;
         }
+        // Every unknown key of the file, not only the first one serde would stop at.
+        if let Role::Key {
+            unknown: Some(expected),
+        } = &role
+        {
+            out.push(unknown_key_diagnostic(path, start..end, &value, expected));
+            continue;
+        }
         // Keys are text (a boolean or octal key makes no sense), so only values are ambiguous.
-        if style != ScalarStyle::Plain || tag.is_some() || matches!(role, Role::Key) {
+        if style != ScalarStyle::Plain || tag.is_some() || matches!(role, Role::Key { .. }) {
             continue;
         }
         let v = value.as_ref();
@@ -206,30 +215,60 @@ const TEXT_KEYS: &[&str] = &[
 const FREE_FORM_KEYS: &[&str] = &["values", "settings", "vars"];
 
 /// What a node is in its mapping.
-enum Role {
-    Key,
-    Value { key: String, free: bool },
+enum Role<'s> {
+    /// A mapping key; `unknown` lists the valid keys when the schema does not know this one.
+    Key {
+        unknown: Option<Vec<&'s str>>,
+    },
+    Value {
+        key: String,
+        free: bool,
+    },
     Other,
 }
 
-#[derive(Default)]
-struct KeyTracker {
+/// Follows the event stream's mappings and sequences, and the JSON Schema of the file kind
+/// alongside them, so the lint knows each scalar's key and whether a key is known.
+struct KeyTracker<'s> {
+    root: &'s serde_json::Value,
     /// One frame per open collection: for mappings, the key awaiting its value.
-    frames: Vec<Frame>,
+    frames: Vec<Frame<'s>>,
 }
 
-struct Frame {
+struct Frame<'s> {
     is_map: bool,
     pending_key: Option<String>,
     free: bool,
+    /// The schema of this collection, where the schema describes it.
+    schema: Option<&'s serde_json::Value>,
 }
 
-impl KeyTracker {
-    fn observe(&mut self, event: &Event) -> Role {
+impl<'s> KeyTracker<'s> {
+    fn new(root: &'s serde_json::Value) -> Self {
+        Self {
+            root,
+            frames: Vec::new(),
+        }
+    }
+
+    fn observe(&mut self, event: &Event) -> Role<'s> {
         match event {
             Event::Scalar(v, ..) => self.node(Some(v.as_ref())),
             Event::Alias(_) => self.node(None),
             Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let schema = match self.frames.last() {
+                    None => Some(self.resolve(self.root)),
+                    Some(f) if f.is_map => {
+                        let key = f.pending_key.as_deref().unwrap_or_default();
+                        f.schema
+                            .and_then(|s| s.get("properties")?.get(key))
+                            .map(|s| self.resolve(s))
+                    }
+                    Some(f) => f
+                        .schema
+                        .and_then(|s| s.get("items"))
+                        .map(|s| self.resolve(s)),
+                };
                 let role = self.node(None);
                 let free = match &role {
                     Role::Value { key, free } => *free || FREE_FORM_KEYS.contains(&key.as_str()),
@@ -239,6 +278,7 @@ impl KeyTracker {
                     is_map: matches!(event, Event::MappingStart(..)),
                     pending_key: None,
                     free,
+                    schema,
                 });
                 role
             }
@@ -250,7 +290,7 @@ impl KeyTracker {
         }
     }
 
-    fn node(&mut self, scalar: Option<&str>) -> Role {
+    fn node(&mut self, scalar: Option<&str>) -> Role<'s> {
         let Some(frame) = self.frames.last_mut().filter(|f| f.is_map) else {
             return Role::Other;
         };
@@ -260,10 +300,65 @@ impl KeyTracker {
                 free: frame.free,
             },
             None => {
-                frame.pending_key = Some(scalar.unwrap_or_default().to_owned());
-                Role::Key
+                let key = scalar.unwrap_or_default().to_owned();
+                let unknown = frame.schema.and_then(|s| unknown_key(s, &key));
+                frame.pending_key = Some(key);
+                Role::Key { unknown }
             }
         }
+    }
+
+    /// Follows `$ref`s and unwraps `anyOf [T, null]` (how schemars writes `Option<T>`).
+    fn resolve(&self, mut node: &'s serde_json::Value) -> &'s serde_json::Value {
+        for _ in 0..16 {
+            if let Some(name) = node
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.strip_prefix("#/$defs/"))
+            {
+                match self.root.get("$defs").and_then(|d| d.get(name)) {
+                    Some(def) => node = def,
+                    None => break,
+                }
+            } else if let Some(alts) = node.get("anyOf").and_then(|a| a.as_array()) {
+                match alts
+                    .iter()
+                    .find(|a| a.get("type").and_then(|t| t.as_str()) != Some("null"))
+                {
+                    Some(alt) => node = alt,
+                    None => break,
+                }
+            } else {
+                break;
+            }
+        }
+        node
+    }
+}
+
+/// For a closed object schema that lacks `key`: the keys it does have.
+fn unknown_key<'s>(schema: &'s serde_json::Value, key: &str) -> Option<Vec<&'s str>> {
+    if schema.get("additionalProperties") != Some(&serde_json::Value::Bool(false)) {
+        return None;
+    }
+    let props = schema.get("properties")?.as_object()?;
+    (!props.contains_key(key)).then(|| props.keys().map(String::as_str).collect())
+}
+
+fn unknown_key_diagnostic(
+    path: &str,
+    span: std::ops::Range<usize>,
+    key: &str,
+    expected: &[&str],
+) -> Diagnostic {
+    let d = Diagnostic::error("unknown-key", format!("unknown key `{key}`")).at(
+        path,
+        span,
+        "not a valid key here",
+    );
+    match suggest(key, expected.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!("valid keys here are: {}", expected.join(", "))),
     }
 }
 
@@ -325,17 +420,7 @@ fn from_saphyr(path: &str, text: &str, err: &Error) -> Diagnostic {
     match err {
         Error::SerdeUnknownField {
             field, expected, ..
-        } => {
-            let d = Diagnostic::error("unknown-key", format!("unknown key `{field}`")).at(
-                path,
-                span,
-                "not a valid key here",
-            );
-            match suggest(field, expected.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("valid keys here are: {}", expected.join(", "))),
-            }
-        }
+        } => unknown_key_diagnostic(path, span, field, expected),
         Error::SerdeUnknownVariant {
             variant, expected, ..
         } => {
@@ -589,6 +674,26 @@ mod tests {
             assert_eq!(e[0].0, "integer-range", "{big}");
         }
         assert!(errors("items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      n: -9223372036854775808\n").is_empty());
+    }
+
+    #[test]
+    fn every_unknown_key_in_a_file_is_reported_in_one_run() {
+        let text = "items:\n  - name: A\n    kind: file\n    contnt: x\n  - name: B\n    kind: package\n    instals:\n      - type: application\n        path: /B.app\n        CFBundleShortVersionStrin: \"1\"\n    valeus: {anything: 1}\n";
+        let e = errors(text);
+        let got: Vec<_> = e.iter().map(|(c, m, _)| (*c, m.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("unknown-key", "unknown key `contnt`"),
+                ("unknown-key", "unknown key `instals`"),
+                ("unknown-key", "unknown key `valeus`")
+            ],
+        );
+        // Under a known key, the nested mapping is checked too; free-form mappings take any key.
+        let text = "items:\n  - name: B\n    kind: package\n    installs:\n      - type: application\n        path: /B.app\n        CFBundleShortVersionStrin: \"1\"\n    values: {anything: 1, nested: {at: all}}\n";
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].1, "unknown key `CFBundleShortVersionStrin`");
     }
 
     #[test]
