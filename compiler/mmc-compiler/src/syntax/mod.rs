@@ -133,12 +133,46 @@ fn lint(path: &str, text: &str, schema: &serde_json::Value) -> Vec<Diagnostic> {
             out.push(unknown_key_diagnostic(path, start..end, &value, expected));
             continue;
         }
+        if let Some(tag) = &tag
+            && tag.to_string() != "tag:yaml.org,2002:str"
+        {
+            out.push(
+                Diagnostic::error(
+                    "yaml-tag",
+                    format!(
+                        "YAML tags such as `{}` are not supported",
+                        source_tag(text, start)
+                    ),
+                )
+                .at(path, start..end, "tagged value")
+                .help("write the value plainly; `!!str` is the only tag mmc accepts"),
+            );
+            continue;
+        }
+        // A quoted value where the format wants a boolean or a number: serde would quietly convert it.
+        if let Role::Value {
+            key,
+            schema: Some(schema),
+            ..
+        } = &role
+            && style != ScalarStyle::Plain
+            && let Some(kind) = scalar_kind(schema)
+        {
+            out.push(
+                Diagnostic::error("quoted-non-text", format!("`{key}` takes {kind}, not text"))
+                    .at(path, start..end, "quoted")
+                    .help(format!("remove the quotes: {key}: {}", value.trim())),
+            );
+            continue;
+        }
         // Keys are text (a boolean or octal key makes no sense), so only values are ambiguous.
         if style != ScalarStyle::Plain || tag.is_some() || matches!(role, Role::Key { .. }) {
             continue;
         }
         let v = value.as_ref();
-        if let Role::Value { key, free: false } = &role
+        if let Role::Value {
+            key, free: false, ..
+        } = &role
             && TEXT_KEYS.contains(&key.as_str())
             && looks_numeric(v)
             && !is_leading_zero_integer(v)
@@ -220,9 +254,11 @@ enum Role<'s> {
     Key {
         unknown: Option<Vec<&'s str>>,
     },
+    /// A mapping value, with the schema of its key where the schema describes it.
     Value {
         key: String,
         free: bool,
+        schema: Option<&'s serde_json::Value>,
     },
     Other,
 }
@@ -271,7 +307,9 @@ impl<'s> KeyTracker<'s> {
                 };
                 let role = self.node(None);
                 let free = match &role {
-                    Role::Value { key, free } => *free || FREE_FORM_KEYS.contains(&key.as_str()),
+                    Role::Value { key, free, .. } => {
+                        *free || FREE_FORM_KEYS.contains(&key.as_str())
+                    }
                     _ => self.frames.last().is_some_and(|f| f.free),
                 };
                 self.frames.push(Frame {
@@ -291,14 +329,22 @@ impl<'s> KeyTracker<'s> {
     }
 
     fn node(&mut self, scalar: Option<&str>) -> Role<'s> {
+        let root = self.root;
         let Some(frame) = self.frames.last_mut().filter(|f| f.is_map) else {
             return Role::Other;
         };
         match frame.pending_key.take() {
-            Some(key) => Role::Value {
-                key,
-                free: frame.free,
-            },
+            Some(key) => {
+                let schema = frame
+                    .schema
+                    .and_then(|s| s.get("properties")?.get(&key))
+                    .map(|s| resolve(root, s));
+                Role::Value {
+                    key,
+                    free: frame.free,
+                    schema,
+                }
+            }
             None => {
                 let key = scalar.unwrap_or_default().to_owned();
                 let unknown = frame.schema.and_then(|s| unknown_key(s, &key));
@@ -308,15 +354,24 @@ impl<'s> KeyTracker<'s> {
         }
     }
 
-    /// Follows `$ref`s and unwraps `anyOf [T, null]` (how schemars writes `Option<T>`).
-    fn resolve(&self, mut node: &'s serde_json::Value) -> &'s serde_json::Value {
+    fn resolve(&self, node: &'s serde_json::Value) -> &'s serde_json::Value {
+        resolve(self.root, node)
+    }
+}
+
+/// Follows `$ref`s and unwraps `anyOf [T, null]` (how schemars writes `Option<T>`).
+fn resolve<'s>(
+    root: &'s serde_json::Value,
+    mut node: &'s serde_json::Value,
+) -> &'s serde_json::Value {
+    {
         for _ in 0..16 {
             if let Some(name) = node
                 .get("$ref")
                 .and_then(|r| r.as_str())
                 .and_then(|r| r.strip_prefix("#/$defs/"))
             {
-                match self.root.get("$defs").and_then(|d| d.get(name)) {
+                match root.get("$defs").and_then(|d| d.get(name)) {
                     Some(def) => node = def,
                     None => break,
                 }
@@ -343,6 +398,35 @@ fn unknown_key<'s>(schema: &'s serde_json::Value, key: &str) -> Option<Vec<&'s s
     }
     let props = schema.get("properties")?.as_object()?;
     (!props.contains_key(key)).then(|| props.keys().map(String::as_str).collect())
+}
+
+/// `a boolean` or `a number` when a schema admits only that (and null), not text.
+fn scalar_kind(schema: &serde_json::Value) -> Option<&'static str> {
+    let types: Vec<&str> = match schema.get("type")? {
+        serde_json::Value::String(t) => vec![t.as_str()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|t| t.as_str()).collect(),
+        _ => return None,
+    };
+    let mut kinds = types.iter().filter(|t| **t != "null");
+    match (kinds.next(), kinds.next()) {
+        (Some(&"boolean"), None) => Some("a boolean (true or false)"),
+        (Some(&("integer" | "number")), None) => Some("a number"),
+        _ => None,
+    }
+}
+
+/// The tag as written (`!!binary`), read from the source at the scalar's start.
+fn source_tag(text: &str, scalar_start: usize) -> &str {
+    let before = &text[..scalar_start.min(text.len())];
+    let start = before
+        .rfind('!')
+        .map(|i| {
+            before[..i]
+                .rfind(|c: char| c.is_whitespace())
+                .map_or(0, |w| w + 1)
+        })
+        .unwrap_or(scalar_start);
+    text[start..scalar_start].trim()
 }
 
 fn unknown_key_diagnostic(
@@ -694,6 +778,36 @@ mod tests {
         let e = errors(text);
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].1, "unknown key `CFBundleShortVersionStrin`");
+    }
+
+    #[test]
+    fn quoted_booleans_and_numbers_and_tags_are_not_converted_silently() {
+        let e = errors(
+            "items:\n  - name: A\n    kind: package\n    unattended_install: \"true\"\n    installer_item_size: \"42\"\n",
+        );
+        let got: Vec<_> = e.iter().map(|(c, m, _)| (*c, m.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "quoted-non-text",
+                    "`unattended_install` takes a boolean (true or false), not text"
+                ),
+                (
+                    "quoted-non-text",
+                    "`installer_item_size` takes a number, not text"
+                )
+            ]
+        );
+        let e = errors(
+            "items:\n  - name: P\n    kind: preference\n    domain: d\n    values:\n      blob: !!binary aGVsbG8=\n",
+        );
+        assert_eq!(e[0].0, "yaml-tag");
+        assert!(e[0].1.contains("!!binary"), "{e:?}");
+        // Text fields may be quoted, and !!str is allowed.
+        assert!(
+            errors("items:\n  - name: \"A\"\n    kind: file\n    version: !!str 1.10\n").is_empty()
+        );
     }
 
     #[test]
