@@ -266,3 +266,56 @@ fn include_cycles_are_found_in_dense_include_graphs() {
         c.diagnostics[0].message
     );
 }
+
+/// Every artifact of a small repository that uses each kind, as text, plus the archive and
+/// envelope digests under a fixed key and stamp: any change to what mmc emits shows up here for
+/// review, including a change of deflate backend or level.
+#[test]
+fn emitted_artifacts() {
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    files.insert(
+        "policies/items/i.yaml",
+        format!(
+            "items:\n{PKG}    display_name: Firefox\n    installs:\n      - type: application\n        path: /Applications/Firefox.app\n        CFBundleShortVersionString: \"128.0\"\n    receipts:\n      - packageid: org.mozilla.firefox\n        version: \"128.0\"\n  - name: FirewallOn\n    kind: script\n    version: \"1.0\"\n    installcheck_script: \"exit 1\"\n    postinstall_script: \"/usr/libexec/ApplicationFirewall/socketfilterfw --setglobalstate on\"\n  - name: ScreenSaver\n    kind: preference\n    domain: com.apple.screensaver\n    values: {{idleTime: 600, askForPassword: true, ratio: 0.5, modules: [a, b]}}\n  - name: Banner\n    kind: file\n    path: /Library/Security/PolicyBanner.txt\n    mode: \"0644\"\n    content: \"Ask {{{{ vars.who }}}}\\n\"\n"
+        ),
+    );
+    files.insert(
+        "policies/manifests/site_default.yaml",
+        "included_manifests: [common]\nmanaged_installs: [Firefox, ScreenSaver]\nconditional_items:\n  - condition: machine_type == \"laptop\"\n    managed_installs: [FirewallOn]\n",
+    );
+    files.insert(
+        "policies/manifests/common.yaml",
+        "managed_installs: [Banner]\n",
+    );
+    files.insert(
+        "profiles/loginwindow.yaml",
+        "display_name: Login Window\nremoval_disallowed: true\npayloads:\n  - type: com.apple.loginwindow\n    settings: {SHOWFULLNAME: true, LoginwindowText: \"{{ org.name }}\"}\n",
+    );
+    let c = compile(&files);
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let stable = c.bundles.iter().find(|b| b.name == "stable").unwrap();
+    for (path, bytes) in &stable.files {
+        let name = path.replace('/', "__");
+        insta::assert_snapshot!(name, std::str::from_utf8(bytes).unwrap());
+    }
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let p = crate::package(
+        stable,
+        crate::Stamp {
+            version: 1_793_534_400,
+            created: 1_793_534_400,
+        },
+        &key,
+    )
+    .unwrap();
+    insta::assert_snapshot!(
+        "digests",
+        format!(
+            "archive {} ({} bytes)\nenvelope {}",
+            mmc_bundle::sha256_hex(&p.archive),
+            p.archive.len(),
+            mmc_bundle::sha256_hex(&p.envelope)
+        )
+    );
+}
