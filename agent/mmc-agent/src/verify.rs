@@ -177,7 +177,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
 }
 
 /// Reads at most `limit` bytes of `path`, refusing larger files without reading them whole.
-fn read_capped(
+pub(crate) fn read_capped(
     path: &Path,
     limit: u64,
     what: &str,

@@ -1,4 +1,7 @@
-//! Runs the real `mmc-agent` binary against bundles built and signed in a temporary directory.
+//! Runs the real `mmc-agent` binary against bundles built and signed in a temporary directory,
+//! and (`condition`) against conditions and facts files.
+
+mod condition;
 
 use std::collections::BTreeMap;
 use std::fs;
