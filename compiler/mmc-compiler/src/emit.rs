@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use plist::Value as Pv;
 use serde_json::json;
 
-use crate::ir::{self, ItemSpec, MANIFEST_KEYS};
+use crate::ir::{self, ItemSpec};
 
 /// Version of `config.json`'s layout; the agent refuses what it does not know.
 pub const CONFIG_FORMAT: u32 = 1;
@@ -90,16 +90,21 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
             }
         }
     }
+    // The agent reads `manifests` as mmc_manifest::Manifest values; where Munki's copy of each
+    // manifest lies is kept apart.
     let mut manifests_json = serde_json::Map::new();
+    let mut munki_manifests_json = serde_json::Map::new();
     for (name, m) in &bundle.manifests {
         let path = names.file("munki/manifests", name, "");
         files.insert(
             path.clone(),
             plist_bytes(&munki_manifest(m, &bundle.track, &munki_installs)),
         );
-        let mut j = manifest_json(m);
-        j.insert("file".to_owned(), path.into());
-        manifests_json.insert(name.clone(), j.into());
+        manifests_json.insert(
+            name.clone(),
+            serde_json::to_value(&m.spec).expect("manifests serialize"),
+        );
+        munki_manifests_json.insert(name.clone(), path.into());
     }
 
     let mut profiles_json = serde_json::Map::new();
@@ -119,7 +124,8 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
         "bundle": { "name": bundle.name, "track": bundle.track, "audience": bundle.audience },
         "trusted_keys": bundle.trusted_keys,
         "items": items_json,
-        "manifests": manifests_json,
+                "manifests": manifests_json,
+        "munki_manifests": munki_manifests_json,
         "profiles": profiles_json,
     });
     let mut config = serde_json::to_vec_pretty(&config).expect("config serializes");
@@ -129,14 +135,13 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// A Munki manifest. Names of items Munki does not install (preferences, files) are left out:
-/// the agent applies those. The track is the catalog unless the manifest names its own.
+/// the agent applies those. A bundle carries one catalog, its track's, so that is the catalog every
+/// manifest reads (the compiler refused manifests whose catalogs leave it out). Modifications are
+/// mmc's and the agent applies them; Munki's manifest format has no place for them.
 fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<String>) -> Pv {
     let mut d: BTreeMap<&str, Pv> = BTreeMap::new();
-    let strings = |v: &[String]| Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect());
-    // A bundle carries one catalog, its track's (the compiler refused manifests that name
-    // catalogs without it), so that is the catalog every shipped manifest reads.
     d.insert("catalogs", strings(&[track.to_owned()]));
-    body_into(&mut d, m, munki);
+    body_into(&mut d, &m.spec, munki);
     if let Some(n) = &m.display_name {
         d.insert("display_name", Pv::String(n.clone()));
     }
@@ -146,12 +151,19 @@ fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<String>) -> Pv
     dict(d)
 }
 
-fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTreeSet<String>) {
-    let strings = |v: &[String]| Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect());
+fn strings(v: &[String]) -> Pv {
+    Pv::Array(v.iter().map(|s| Pv::String(s.clone())).collect())
+}
+
+fn body_into(
+    d: &mut BTreeMap<&'static str, Pv>,
+    m: &mmc_manifest::Manifest,
+    munki: &BTreeSet<String>,
+) {
     if !m.included_manifests.is_empty() {
         d.insert("included_manifests", strings(&m.included_manifests));
     }
-    for key in MANIFEST_KEYS {
+    for key in mmc_manifest::KEYS {
         let names: Vec<String> = m
             .lists
             .get(key)
@@ -171,39 +183,12 @@ fn body_into(d: &mut BTreeMap<&'static str, Pv>, m: &ir::Manifest, munki: &BTree
             .map(|c| {
                 let mut inner: BTreeMap<&str, Pv> = BTreeMap::new();
                 inner.insert("condition", Pv::String(c.condition.clone()));
-
-                body_into(&mut inner, &c.body, munki);
+                body_into(&mut inner, &c.manifest, munki);
                 dict(inner)
             })
             .collect();
         d.insert("conditional_items", Pv::Array(items));
     }
-}
-
-fn manifest_json(m: &ir::Manifest) -> serde_json::Map<String, serde_json::Value> {
-    let mut j = serde_json::Map::new();
-    j.insert("catalogs".to_owned(), m.catalogs.clone().into());
-    j.insert(
-        "included_manifests".to_owned(),
-        m.included_manifests.clone().into(),
-    );
-    for key in MANIFEST_KEYS {
-        j.insert(
-            key.to_owned(),
-            m.lists.get(key).cloned().unwrap_or_default().into(),
-        );
-    }
-    let conditional: Vec<serde_json::Value> = m
-        .conditional_items
-        .iter()
-        .map(|c| {
-            let mut inner = manifest_json(&c.body);
-            inner.insert("condition".to_owned(), c.condition.clone().into());
-            inner.into()
-        })
-        .collect();
-    j.insert("conditional_items".to_owned(), conditional.into());
-    j
 }
 
 /// The `.mobileconfig` property list of a profile, with sorted keys and derived UUIDs.

@@ -54,31 +54,12 @@ pub enum ItemSpec {
     },
 }
 
-/// Munki manifest keys, in the order Munki processes them.
-pub const MANIFEST_KEYS: [&str; 6] = [
-    "managed_installs",
-    "managed_uninstalls",
-    "managed_updates",
-    "optional_installs",
-    "featured_items",
-    "default_installs",
-];
-
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A manifest: what the bundle carries for the agent, and the text Munki shows.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Manifest {
-    pub catalogs: Vec<String>,
-    pub included_manifests: Vec<String>,
-    /// One list per entry of [`MANIFEST_KEYS`], in that order.
-    pub lists: BTreeMap<&'static str, Vec<String>>,
-    pub conditional_items: Vec<Conditional>,
+    pub spec: mmc_manifest::Manifest,
     pub display_name: Option<String>,
     pub notes: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Conditional {
-    pub condition: String,
-    pub body: Manifest,
 }
 
 #[derive(Clone, Debug, PartialEq)]

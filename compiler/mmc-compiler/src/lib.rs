@@ -3,6 +3,7 @@
 //! **Invariant:** nothing in this crate touches the file system, the environment, the clock or
 //! the network. Problems in policies are [`diag::Diagnostic`]s, never panics or `Err`s.
 
+pub mod conditions;
 pub mod diag;
 pub mod emit;
 pub mod ir;
@@ -12,6 +13,7 @@ pub mod schema;
 pub mod source;
 pub mod syntax;
 pub mod template;
+pub mod whatif;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,8 @@ use source::FileSet;
 pub struct Compiled {
     pub bundles: Vec<BundleOutput>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The policy test cases of `policies/tests/`, for `mmc test`.
+    pub tests: Vec<load::Src<syntax::model::TestFile>>,
 }
 
 impl Compiled {
@@ -40,16 +44,25 @@ pub struct BundleOutput {
     pub expires_after_secs: i64,
     pub trusted_keys: Vec<String>,
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The manifests the bundle carries, for evaluating them against a Mac's facts (`mmc eval`).
+    pub manifests: BTreeMap<String, mmc_manifest::Manifest>,
 }
 
 /// Compiles a policy repository held in memory.
 pub fn compile(files: &FileSet) -> Compiled {
     let mut diagnostics = Vec::new();
     let mut bundles = Vec::new();
-    if let Some(loaded) = load::load(files, &mut diagnostics) {
+    let mut tests = Vec::new();
+    if let Some(mut loaded) = load::load(files, &mut diagnostics) {
+        tests = std::mem::take(&mut loaded.tests);
         for b in lower::lower(files, &loaded, &mut diagnostics) {
             bundles.push(BundleOutput {
                 files: emit::emit(&b),
+                manifests: b
+                    .manifests
+                    .iter()
+                    .map(|(n, m)| (n.clone(), m.spec.clone()))
+                    .collect(),
                 name: b.name,
                 track: b.track,
                 audience: b.audience,
@@ -62,6 +75,7 @@ pub fn compile(files: &FileSet) -> Compiled {
     Compiled {
         bundles,
         diagnostics,
+        tests,
     }
 }
 

@@ -10,6 +10,7 @@ pub const REPO_FILE: &str = "mmc.yaml";
 pub const ITEMS_DIR: &str = "policies/items";
 pub const MANIFESTS_DIR: &str = "policies/manifests";
 pub const PROFILES_DIR: &str = "profiles";
+pub const TESTS_DIR: &str = "policies/tests";
 
 /// A parsed file and where it came from.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub struct Loaded {
     /// Manifests by name (path below `policies/manifests/` without the extension).
     pub manifests: BTreeMap<String, Src<ManifestFile>>,
     pub profiles: Vec<Src<ProfileFile>>,
+    /// Policy test cases for `mmc test`.
+    pub tests: Vec<Src<TestFile>>,
     /// Some items file did not parse: an unresolved item name may be defined there, so it is not
     /// reported (the parse error is).
     pub items_incomplete: bool,
@@ -115,7 +118,17 @@ pub fn load(files: &FileSet, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
             });
         }
     }
+    let mut tests = Vec::new();
+    for (path, text) in files.yaml_under(TESTS_DIR) {
+        if let Some(value) = syntax::parse::<TestFile>(path, text, diags) {
+            tests.push(Src {
+                file: path.to_owned(),
+                value,
+            });
+        }
+    }
     Some(Loaded {
+        tests,
         repo: repo?,
         items,
         manifests,

@@ -10,6 +10,7 @@ use std::ops::Range;
 use plist::Value as Pv;
 use uuid::Uuid;
 
+use crate::conditions::{self, FactTable};
 use crate::diag::{Diagnostic, suggest};
 use crate::ir;
 use crate::load::{Loaded, Src, file_stem};
@@ -17,6 +18,7 @@ use crate::source::FileSet;
 use crate::syntax::model::*;
 use crate::syntax::spanned::{Sp, Value};
 use crate::template::Templates;
+use mmc_predicate::FactType;
 
 /// Reverse-DNS-ish identifiers and bundle/track names.
 fn is_name_token(s: &str) -> bool {
@@ -26,7 +28,7 @@ fn is_name_token(s: &str) -> bool {
 }
 
 pub fn lower(files: &FileSet, loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Vec<ir::Bundle> {
-    let repo = Repo::index(loaded, diags);
+    let repo = Repo::index(files, loaded, diags);
     repo.check_items(diags);
     repo.check_manifests(diags);
     repo.check_profiles(diags);
@@ -45,7 +47,10 @@ struct BundleSpec<'a> {
 }
 
 struct Repo<'a> {
+    files: &'a FileSet,
     loaded: &'a Loaded,
+    /// Built-in and declared admin facts, for type-checking conditions.
+    facts: FactTable,
     tracks: Vec<&'a str>,
     bundles: Vec<BundleSpec<'a>>,
     /// First definition of each item name.
@@ -53,7 +58,7 @@ struct Repo<'a> {
 }
 
 impl<'a> Repo<'a> {
-    fn index(loaded: &'a Loaded, diags: &mut Vec<Diagnostic>) -> Self {
+    fn index(files: &'a FileSet, loaded: &'a Loaded, diags: &mut Vec<Diagnostic>) -> Self {
         let file = loaded.repo.file.as_str();
         let cfg = &loaded.repo.value;
         if cfg.mmc_version.value != 1 {
@@ -238,8 +243,15 @@ impl<'a> Repo<'a> {
             }
             items.insert(&name.value, src);
         }
+        let facts = FactTable::new(declared_facts(
+            file,
+            loaded.repo.value.facts.as_ref(),
+            diags,
+        ));
         Repo {
+            files,
             loaded,
+            facts,
             tracks,
             bundles,
             items,
@@ -578,20 +590,152 @@ impl<'a> Repo<'a> {
                         self.check_item_ref(file, name, diags);
                     }
                 }
-                if let Some(c) = body.condition
-                    && c.value.trim().is_empty()
-                {
-                    diags.push(
-                        Diagnostic::error(
-                            "empty-condition",
-                            "a conditional item needs a condition",
-                        )
-                        .at(file, c.span.clone(), "empty"),
-                    );
+                if let Some(c) = body.condition {
+                    if c.value.trim().is_empty() {
+                        diags.push(
+                            Diagnostic::error(
+                                "empty-condition",
+                                "a conditional item needs a condition",
+                            )
+                            .at(file, c.span.clone(), "empty"),
+                        );
+                    } else {
+                        let text = self.files.get(file).unwrap_or("");
+                        conditions::check(file, text, c, &self.facts, diags);
+                    }
                 }
             });
+            for m in src.value.modifications.iter().flatten() {
+                self.check_modification(src, m, diags);
+            }
         }
         self.find_cycles(diags);
+    }
+
+    fn check_modification(
+        &self,
+        src: &Src<ManifestFile>,
+        m: &RawModification,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let file = src.file.as_str();
+        let targets: Vec<(mmc_manifest::Target, &Sp<String>)> = modification_targets(m);
+        let Some((target, value)) = targets.first() else {
+            let span = m
+                .tracks
+                .as_ref()
+                .and_then(|t| t.first())
+                .map_or(0..0, |t| t.span.clone());
+            diags.push(
+                Diagnostic::error(
+                    "modification-target",
+                    "a modification needs one of site, os_version, owner, uuid or tag",
+                )
+                .at(file, span, "no target")
+                .help("e.g. `- tag: engineering` followed by the lists it changes"),
+            );
+            return;
+        };
+        if targets.len() > 1 {
+            diags.push(
+                Diagnostic::error(
+                    "modification-target",
+                    "a modification has exactly one target",
+                )
+                .at(file, targets[1].1.span.clone(), "second target")
+                .help("split it into one modification per target"),
+            );
+        }
+        // The Mac must report the fact the target is matched against.
+        let fact = target.fact();
+        let wanted = if *target == mmc_manifest::Target::Tag {
+            FactType::StringArray
+        } else {
+            FactType::String
+        };
+        if self.facts.get(fact) != Some(wanted) {
+            diags.push(
+                Diagnostic::error("modification-fact", format!("a `{}` modification needs the fact `{fact}`", target.as_str()))
+                    .at(file, value.span.clone(), format!("matched against `{fact}`"))
+                    .help(format!(
+                        "declare it in mmc.yaml: `facts: {{{fact}: {}}}`, and have a condition script report it",
+                        if wanted == FactType::StringArray { "string_array" } else { "string" }
+                    )),
+            );
+        }
+        self.check_tracks(file, &m.tracks, diags);
+        let reachable = self.names_by_key(&manifest_key(&src.file));
+        for (key, list) in modification_lists(m) {
+            for entry in list.iter().flatten() {
+                match entry.value.strip_prefix('-') {
+                    Some(gone) => {
+                        let gone_sp = Sp::new(gone.to_owned(), entry.span.clone());
+                        self.check_item_ref(file, &gone_sp, diags);
+                        if self.resolve(gone).is_some()
+                            && !reachable.get(key).is_some_and(|names| {
+                                names
+                                    .iter()
+                                    .any(|n| n == gone || mmc_manifest::base_name(n) == gone)
+                            })
+                        {
+                            diags.push(
+                                Diagnostic::warning(
+                                    "removal-matches-nothing",
+                                    format!(
+                                        "`{gone}` is not in {key} here, so removing it does nothing"
+                                    ),
+                                )
+                                .at(file, entry.span.clone(), "nothing to remove")
+                                .help(format!(
+                                    "no manifest this one includes lists `{gone}` under {key}"
+                                )),
+                            );
+                        }
+                    }
+                    None => self.check_item_ref(file, entry, diags),
+                }
+            }
+        }
+    }
+
+    /// Every name listed under each key by a manifest, the manifests it includes, their
+    /// conditional items and modifications: what a removal could match.
+    fn names_by_key(&self, manifest: &str) -> BTreeMap<&'static str, BTreeSet<String>> {
+        let mut out: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut queue = vec![manifest];
+        while let Some(name) = queue.pop() {
+            let Some((key, src)) = self.loaded.manifests.get_key_value(name) else {
+                continue;
+            };
+            if !seen.insert(key.as_str()) {
+                continue;
+            }
+            walk_body(&Body::of_manifest(&src.value), &mut |b| {
+                for (k, list) in b.lists() {
+                    out.entry(k)
+                        .or_default()
+                        .extend(list.iter().flatten().map(|s| s.value.clone()));
+                }
+                queue.extend(
+                    b.included_manifests
+                        .iter()
+                        .flatten()
+                        .map(|s| s.value.as_str()),
+                );
+            });
+            for m in src.value.modifications.iter().flatten() {
+                for (k, list) in modification_lists(m) {
+                    out.entry(k).or_default().extend(
+                        list.iter()
+                            .flatten()
+                            .filter(|s| !s.value.starts_with('-'))
+                            .map(|s| s.value.clone()),
+                    );
+                }
+            }
+        }
+        out
     }
 
     /// Reports include cycles: a depth-first search in manifest-name order that colours each
@@ -858,13 +1002,43 @@ impl<'a> Repo<'a> {
                     }
                 }
             });
-            let mut m = cx.manifest(&Body::of_manifest(&src.value));
-            m.display_name = src
+            let mut manifest_spec = cx.manifest(&Body::of_manifest(&src.value));
+            // Modifications limited to other tracks never apply to this bundle's Macs: leave them out.
+            manifest_spec.modifications = src
                 .value
-                .display_name
-                .as_ref()
-                .and_then(|t| cx.text(&src.file, t));
-            m.notes = src.value.notes.as_ref().and_then(|t| cx.text(&src.file, t));
+                .modifications
+                .iter()
+                .flatten()
+                .filter_map(lower_modification)
+                .filter(|m| m.tracks.is_empty() || m.tracks.iter().any(|t| t == track))
+                .collect();
+            for m in src.value.modifications.iter().flatten() {
+                if m.tracks
+                    .as_ref()
+                    .is_none_or(|t| t.iter().any(|t| t.value == track))
+                {
+                    for (_, list) in modification_lists(m) {
+                        for r in list.iter().flatten().filter(|r| !r.value.starts_with('-')) {
+                            self.check_available(
+                                &src.file,
+                                r,
+                                track,
+                                &spec.def.name.value,
+                                cx.diags,
+                            );
+                        }
+                    }
+                }
+            }
+            let m = ir::Manifest {
+                spec: manifest_spec,
+                display_name: src
+                    .value
+                    .display_name
+                    .as_ref()
+                    .and_then(|t| cx.text(&src.file, t)),
+                notes: src.value.notes.as_ref().and_then(|t| cx.text(&src.file, t)),
+            };
             manifests.insert((*name).to_owned(), m);
         }
 
@@ -950,6 +1124,142 @@ impl<'a> Repo<'a> {
     }
 }
 
+fn names(l: &Option<Vec<Sp<String>>>) -> Vec<String> {
+    l.iter().flatten().map(|s| s.value.clone()).collect()
+}
+
+/// `policies/manifests/site/lab.yaml` → `site/lab`.
+fn manifest_key(file: &str) -> String {
+    crate::load::manifest_name(file)
+}
+
+fn modification_targets(m: &RawModification) -> Vec<(mmc_manifest::Target, &Sp<String>)> {
+    use mmc_manifest::Target;
+    [
+        (Target::Site, &m.site),
+        (Target::OsVersion, &m.os_version),
+        (Target::Owner, &m.owner),
+        (Target::Uuid, &m.uuid),
+        (Target::Tag, &m.tag),
+    ]
+    .into_iter()
+    .filter_map(|(t, v)| v.as_ref().map(|v| (t, v)))
+    .collect()
+}
+
+fn modification_lists(m: &RawModification) -> [(&'static str, &Option<Vec<Sp<String>>>); 6] {
+    [
+        ("managed_installs", &m.managed_installs),
+        ("managed_uninstalls", &m.managed_uninstalls),
+        ("managed_updates", &m.managed_updates),
+        ("optional_installs", &m.optional_installs),
+        ("featured_items", &m.featured_items),
+        ("default_installs", &m.default_installs),
+    ]
+}
+
+fn lower_modification(m: &RawModification) -> Option<mmc_manifest::Modification> {
+    let (target, value) = *modification_targets(m).first()?;
+    let lists = modification_lists(m)
+        .into_iter()
+        .map(|(k, l)| (k.to_owned(), names(l)))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    Some(mmc_manifest::Modification {
+        target,
+        value: value.value.clone(),
+        tracks: names(&m.tracks),
+        lists,
+    })
+}
+
+/// Admin facts declared in `mmc.yaml`, with their types.
+fn declared_facts(
+    file: &str,
+    decl: Option<&Sp<Value>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, FactType)> {
+    let Some(decl) = decl else { return Vec::new() };
+    let Value::Dict(entries) = &decl.value else {
+        diags.push(
+            Diagnostic::error("bad-facts", "`facts` must map fact names to types")
+                .at(
+                    file,
+                    decl.span.clone(),
+                    format!("this is {}", decl.value.kind()),
+                )
+                .help("e.g. `facts: {department: string, tags: string_array}`"),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, ty) in entries {
+        let valid_name = name
+            .value
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid_name {
+            let help = if name.value.contains('-') {
+                format!(
+                    "NSPredicate reads `-` as subtraction; call it `{}`",
+                    name.value.replace('-', "_")
+                )
+            } else {
+                "use letters, digits and `_`, starting with a letter".to_owned()
+            };
+            diags.push(
+                Diagnostic::error(
+                    "bad-fact-name",
+                    format!("`{}` cannot be a fact name", name.value),
+                )
+                .at(file, name.span.clone(), "invalid name")
+                .help(help),
+            );
+            continue;
+        }
+        if mmc_predicate::BUILTIN_FACTS
+            .iter()
+            .any(|(b, _)| *b == name.value)
+        {
+            diags.push(
+                Diagnostic::error("builtin-fact", format!("`{}` is one of Munki's built-in facts", name.value))
+                    .at(file, name.span.clone(), "already defined by Munki")
+                    .help("choose another name; a condition script cannot replace a built-in fact reliably"),
+            );
+            continue;
+        }
+        let Value::String(t) = &ty.value else {
+            diags.push(
+                Diagnostic::error("bad-fact-type", "a fact's type is a word such as `string`").at(
+                    file,
+                    ty.span.clone(),
+                    format!("this is {}", ty.value.kind()),
+                ),
+            );
+            continue;
+        };
+        match conditions::TYPE_NAMES.iter().find(|(n, _)| n == t) {
+            Some((_, ft)) => out.push((name.value.clone(), *ft)),
+            None => {
+                let all: Vec<&str> = conditions::TYPE_NAMES.iter().map(|(n, _)| *n).collect();
+                let d = Diagnostic::error("bad-fact-type", format!("unknown fact type `{t}`")).at(
+                    file,
+                    ty.span.clone(),
+                    "not a type",
+                );
+                diags.push(match suggest(t, all.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`? types: {}", all.join(", "))),
+                    None => d.help(format!("types: {}", all.join(", "))),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// A manifest or a conditional item, seen through the keys they share.
 struct Body<'b> {
     condition: Option<&'b Sp<String>>,
@@ -993,7 +1303,7 @@ impl<'b> Body<'b> {
         }
     }
     fn lists(&self) -> impl Iterator<Item = (&'static str, &'b Option<Vec<Sp<String>>>)> + '_ {
-        ir::MANIFEST_KEYS
+        mmc_manifest::KEYS
             .iter()
             .copied()
             .zip(self.lists.iter().copied())
@@ -1140,26 +1450,27 @@ impl Cx<'_> {
         ok.then(|| sorted.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
 
-    fn manifest(&mut self, body: &Body) -> ir::Manifest {
-        let names = |l: &Option<Vec<Sp<String>>>| {
-            l.iter()
-                .flatten()
-                .map(|s| s.value.clone())
-                .collect::<Vec<_>>()
-        };
-        let mut m = ir::Manifest {
+    /// A manifest as the bundle carries it, with conditions in canonical form.
+    fn manifest(&mut self, body: &Body) -> mmc_manifest::Manifest {
+        let mut m = mmc_manifest::Manifest {
             catalogs: names(body.catalogs),
             included_manifests: names(body.included_manifests),
             ..Default::default()
         };
         for (key, list) in body.lists() {
-            m.lists.insert(key, names(list));
+            let list = names(list);
+            if !list.is_empty() {
+                m.lists.insert(key.to_owned(), list);
+            }
         }
         for c in body.conditional_items.iter().flatten() {
-            let inner = self.manifest(&Body::of_conditional(c));
-            m.conditional_items.push(ir::Conditional {
-                condition: c.condition.value.clone(),
-                body: inner,
+            let manifest = self.manifest(&Body::of_conditional(c));
+            // Checked already; an unparseable condition has been reported and nothing is written.
+            let condition = mmc_predicate::parse(&c.condition.value)
+                .map_or_else(|_| c.condition.value.clone(), |p| mmc_predicate::print(&p));
+            m.conditional_items.push(mmc_manifest::Conditional {
+                condition,
+                manifest,
             });
         }
         m

@@ -2,14 +2,15 @@
 
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 
-use crate::syntax::model::{ItemsFile, ManifestFile, ProfileFile, RepoFile};
+use crate::syntax::model::{ItemsFile, ManifestFile, ProfileFile, RepoFile, TestFile};
 
 /// The kinds of policy file, with the glob they live at.
-pub const KINDS: [(&str, &str); 4] = [
+pub const KINDS: [(&str, &str); 5] = [
     ("repo", "mmc.yaml"),
     ("items", "policies/items/*.yaml"),
     ("manifest", "policies/manifests/**/*.yaml"),
     ("profile", "profiles/*.yaml"),
+    ("test", "policies/tests/*.yaml"),
 ];
 
 fn generate<T: JsonSchema>(title: &str) -> Schema {
@@ -26,6 +27,7 @@ pub fn for_kind(kind: &str) -> Option<Schema> {
         "items" => generate::<ItemsFile>("mmc items file"),
         "manifest" => generate::<ManifestFile>("mmc manifest"),
         "profile" => generate::<ProfileFile>("mmc configuration profile"),
+        "test" => generate::<TestFile>("mmc policy tests"),
         _ => return None,
     })
 }

@@ -319,3 +319,165 @@ fn emitted_artifacts() {
         )
     );
 }
+
+#[test]
+fn the_agent_reads_the_manifests_the_compiler_writes() {
+    let c = build(
+        &format!("items:\n{PKG}"),
+        "managed_installs: [Firefox]\nconditional_items:\n  - condition: machine_type == 'laptop' AND os_vers_major >= 14\n    managed_installs: [Firefox]\n",
+    );
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let config: serde_json::Value =
+        serde_json::from_str(file(&c, "stable", "config.json")).unwrap();
+    let manifests: std::collections::BTreeMap<String, mmc_manifest::Manifest> =
+        serde_json::from_value(config["manifests"].clone()).unwrap();
+    let stable = c.bundles.iter().find(|b| b.name == "stable").unwrap();
+    assert_eq!(manifests, stable.manifests);
+    // Conditions ship in canonical form.
+    assert_eq!(
+        manifests["site_default"].conditional_items[0].condition,
+        "machine_type == \"laptop\" AND os_vers_major >= 14"
+    );
+    assert_eq!(
+        config["munki_manifests"]["site_default"],
+        "munki/manifests/site_default"
+    );
+}
+
+/// Compiles a manifest with one conditional item and returns (code, severity is error, the
+/// text the primary span covers) for each diagnostic.
+fn condition(cond: &str) -> Vec<(&'static str, bool, String)> {
+    let manifest = format!(
+        "conditional_items:\n  - condition: '{}'\n    managed_installs: [Firefox]\n",
+        cond.replace('\'', "''")
+    );
+    let mut files = FileSet::new();
+    files.insert(
+        "mmc.yaml",
+        format!("{REPO}facts: {{department: string, tags: string_array}}\n"),
+    );
+    files.insert("policies/items/i.yaml", format!("items:\n{PKG}"));
+    files.insert("policies/manifests/site_default.yaml", manifest.clone());
+    let c = compile(&files);
+    c.diagnostics
+        .iter()
+        .map(|d| {
+            let l = d.primary().unwrap();
+            (d.code, d.is_error(), manifest[l.span.clone()].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn conditions_are_type_checked_with_spans_inside_the_string() {
+    assert_eq!(
+        condition(r#"machine_type == "laptop" AND os_vers_major >= 14"#),
+        []
+    );
+    assert_eq!(
+        condition(r#"ANY tags == "kiosk" OR department IN {"Finance", "Sales"}"#),
+        []
+    );
+    assert_eq!(
+        condition(r#"date > CAST("2026-01-01T00:00:00Z", "NSDate")"#),
+        []
+    );
+    assert_eq!(
+        condition(r#"machin_type == "laptop""#),
+        [("unknown-fact", true, "machin_type".to_owned())]
+    );
+    assert_eq!(
+        condition(r#"os_vers_major == "14""#),
+        [(
+            "condition-type",
+            true,
+            r#"os_vers_major == "14""#.to_owned()
+        )]
+    );
+    assert_eq!(
+        condition(r#"os_vers >= "10.15""#),
+        [(
+            "condition-version-order",
+            false,
+            r#"os_vers >= "10.15""#.to_owned()
+        )]
+    );
+    let mixed = condition(r#"arch == "arm64" AND os_vers_major >= 14 OR machine_type == "laptop""#);
+    assert_eq!(mixed.len(), 1);
+    assert_eq!((mixed[0].0, mixed[0].1), ("condition-precedence", false));
+    assert_eq!(
+        condition(r#"(arch == "arm64" AND os_vers_major >= 14) OR machine_type == "laptop""#),
+        []
+    );
+    assert_eq!(condition(r#"ANY os_vers == "14""#)[0].0, "condition-type");
+    assert_eq!(
+        condition(r#"applications.bundelid == "x""#)[0].0,
+        "unknown-fact"
+    );
+    assert_eq!(
+        condition(r#"ANY applications.bundleid == "com.tinyspeck.slackmacgap""#),
+        []
+    );
+}
+
+#[test]
+fn unsupported_syntax_and_hyphenated_names_are_explained() {
+    let d = condition(r#"board-id == "Mac-1234""#);
+    assert_eq!(d[0].0, "condition-unsupported");
+    let d = condition(r#"SUBQUERY(applications, $a, $a.bundleid == "x").@count > 0"#);
+    assert_eq!(d[0].0, "condition-unsupported");
+    let d = condition(r#"machine_type == %@"#);
+    assert_eq!(d[0].0, "condition-unsupported");
+}
+
+#[test]
+fn declared_facts_are_checked() {
+    let mut files = FileSet::new();
+    files.insert(
+        "mmc.yaml",
+        format!("{REPO}facts: {{board-tag: string, dept: strng, os_vers: string}}\n"),
+    );
+    let c = compile(&files);
+    assert_eq!(
+        codes(&c),
+        ["bad-fact-name", "bad-fact-type", "builtin-fact"]
+    );
+}
+
+#[test]
+fn modifications_need_one_target_a_declared_fact_and_real_items() {
+    let modif = |m: &str| {
+        let mut files = FileSet::new();
+        files.insert("mmc.yaml", format!("{REPO}facts: {{site: string}}\n"));
+        files.insert("policies/items/i.yaml", format!("items:\n{PKG}"));
+        files.insert(
+            "policies/manifests/site_default.yaml",
+            format!("managed_installs: [Firefox]\nmodifications:\n{m}"),
+        );
+        codes(&compile(&files))
+    };
+    assert_eq!(
+        modif("  - site: BER\n    managed_installs: [-Firefox]\n"),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        modif("  - site: BER\n    managed_installs: [-Firefx]\n"),
+        ["unknown-item"]
+    );
+    assert_eq!(
+        modif("  - site: BER\n    managed_uninstalls: [-Firefox]\n"),
+        ["removal-matches-nothing"]
+    );
+    assert_eq!(
+        modif("  - owner: ann\n    managed_installs: [Firefox]\n"),
+        ["modification-fact"]
+    );
+    assert_eq!(
+        modif("  - site: BER\n    tag: x\n    managed_installs: [Firefox]\n"),
+        ["modification-target"]
+    );
+    assert_eq!(
+        modif("  - managed_installs: [Firefox]\n"),
+        ["modification-target"]
+    );
+}

@@ -68,6 +68,22 @@ error, nothing is written.\n\n\
 Examples:\n  mmc keygen --out ~/.mmc/dev        # once; keep the .key file out of the repo\n  mmc build --key ~/.mmc/dev.key\n  MMC_SIGNING_KEY=\"$(cat key.pem)\" mmc build --format json"
     )]
     Build(BuildArgs),
+    /// Show what a Mac with the given facts gets, and why
+    #[command(
+        after_help = "Resolves a bundle's manifest exactly as the agent (and Munki) would: included manifests, \
+conditional items, the manifest's own items, then modifications. Each item is printed with the path that put it \
+there.\n\n\
+FILE may be YAML, JSON or a plist; a Munki ConditionalItems.plist or a ManagedInstallReport.plist (its \
+Conditions) works as it is.\n\n\
+Example:  mmc eval --facts laptop.yaml --bundle stable --manifest engineering"
+    )]
+    Eval(EvalArgs),
+    /// Run the policy test cases in policies/tests/
+    #[command(
+        after_help = "Each case gives a Mac's facts and the items it must get; lists are compared as sets.\n\
+Exit status: 0 all cases pass, 1 a case fails, 2 the policies have errors."
+    )]
+    Test,
     /// Create an ed25519 signing key pair: PREFIX.key (private, mode 0600) and PREFIX.pub
     Keygen(KeygenArgs),
     /// Print the JSON Schema of a policy file kind, for editor completion and checking
@@ -97,6 +113,19 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The Mac's facts: YAML, JSON or plist
+    #[arg(long, value_name = "FILE")]
+    pub facts: std::path::PathBuf,
+    /// Bundle to evaluate [default: the first in mmc.yaml]
+    #[arg(long, value_name = "NAME")]
+    pub bundle: Option<String>,
+    /// The Mac's primary manifest [default: site_default]
+    #[arg(long, value_name = "NAME")]
+    pub manifest: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// Path prefix: writes PREFIX.key and PREFIX.pub
     #[arg(long, value_name = "PREFIX")]
@@ -106,7 +135,7 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Which file kind
-    #[arg(value_parser = ["repo", "items", "manifest", "profile"], default_value = "repo")]
+    #[arg(value_parser = ["repo", "items", "manifest", "profile", "test"], default_value = "repo")]
     pub kind: String,
     /// Write all four schemas into DIR as KIND.schema.json instead of printing one
     #[arg(long, value_name = "DIR")]

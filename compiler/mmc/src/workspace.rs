@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use mmc_compiler::diag::Diagnostic;
-use mmc_compiler::load::{ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, REPO_FILE};
+use mmc_compiler::load::{ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, REPO_FILE, TESTS_DIR};
 use mmc_compiler::source::FileSet;
 
 /// The repository root: `--repo`, or the nearest directory upward holding `mmc.yaml`.
@@ -38,7 +38,7 @@ pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
     let mut files = FileSet::new();
     let mut paths = Vec::new();
     paths.push(root.join(REPO_FILE));
-    for dir in [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR] {
+    for dir in [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, TESTS_DIR] {
         let dir = root.join(dir);
         // A linked policy folder would pull files from outside the repository: report it below.
         if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {

@@ -27,6 +27,11 @@ pub struct RepoFile {
     /// Template variables, available as `{{ vars.NAME }}` in string values.
     #[serde(default)]
     pub vars: Option<Sp<Value>>,
+    /// Admin facts conditions may use, with their types: `string`, `integer`, `real`, `boolean`,
+    /// `date` or `string_array`. Their values come from condition scripts on the Mac
+    /// (ConditionalItems.plist). `site`, `owner`, `uuid` and `tags` feed modifications.
+    #[serde(default)]
+    pub facts: Option<Sp<Value>>,
 }
 
 /// The organisation that owns the fleet.
@@ -342,6 +347,103 @@ pub struct ManifestFile {
     pub default_installs: Names,
     #[serde(default)]
     pub conditional_items: Option<Vec<ConditionalItem>>,
+    /// Simian-style changes for Macs whose `site`, `os_version`, `owner`, `uuid` or `tag` matches,
+    /// applied after this manifest's own items in that order (later ones win).
+    #[serde(default)]
+    pub modifications: Option<Vec<RawModification>>,
+}
+
+/// One modification: exactly one of `site`, `os_version`, `owner`, `uuid`, `tag`, and lists whose
+/// entries add an item (`Name`) or remove one (`-Name`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawModification {
+    /// Matches the `site` fact.
+    #[serde(default)]
+    pub site: Option<Text>,
+    /// Matches `os_vers` at a dot boundary: `14` matches 14.x, `14.2` matches 14.2.x.
+    #[serde(default)]
+    pub os_version: Option<Text>,
+    /// Matches the `owner` fact.
+    #[serde(default)]
+    pub owner: Option<Text>,
+    /// Matches the `uuid` fact.
+    #[serde(default)]
+    pub uuid: Option<Text>,
+    /// Matches any element of the `tags` fact.
+    #[serde(default)]
+    pub tag: Option<Text>,
+    /// Only on these tracks. Default: every track.
+    #[serde(default)]
+    pub tracks: Names,
+    #[serde(default)]
+    pub managed_installs: Names,
+    #[serde(default)]
+    pub managed_uninstalls: Names,
+    #[serde(default)]
+    pub managed_updates: Names,
+    #[serde(default)]
+    pub optional_installs: Names,
+    #[serde(default)]
+    pub featured_items: Names,
+    #[serde(default)]
+    pub default_installs: Names,
+}
+
+/// A file under `tests/`: policy test cases that `mmc test` runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    pub cases: Vec<TestCase>,
+}
+
+/// Facts in, expected item lists out.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    pub name: Text,
+    /// Bundle to evaluate. Default: the first bundle in mmc.yaml.
+    #[serde(default)]
+    pub bundle: Option<Text>,
+    /// Primary manifest. Default: `site_default`.
+    #[serde(default)]
+    pub manifest: Option<Text>,
+    /// The Mac's facts.
+    pub facts: Sp<Value>,
+    /// Exact expected lists, compared as sets; keys left out are not checked.
+    #[serde(default)]
+    pub expect: Option<Expectation>,
+    /// Items each list must contain (others may be there too).
+    #[serde(default)]
+    pub expect_includes: Option<Expectation>,
+    /// Items each list must not contain.
+    #[serde(default)]
+    pub expect_excludes: Option<Expectation>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    #[serde(default)]
+    pub managed_installs: Names,
+    #[serde(default)]
+    pub managed_uninstalls: Names,
+    #[serde(default)]
+    pub managed_updates: Names,
+    #[serde(default)]
+    pub optional_installs: Names,
+}
+
+impl Expectation {
+    pub fn list(&self, key: &str) -> Option<&Vec<Sp<String>>> {
+        match key {
+            "managed_installs" => self.managed_installs.as_ref(),
+            "managed_uninstalls" => self.managed_uninstalls.as_ref(),
+            "managed_updates" => self.managed_updates.as_ref(),
+            "optional_installs" => self.optional_installs.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Items that apply when `condition` (an NSPredicate over facts) is true on the Mac.

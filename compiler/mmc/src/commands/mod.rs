@@ -2,9 +2,11 @@ mod build;
 
 pub use build::KEY_ENV;
 mod check;
+mod eval;
 mod init;
 mod keygen;
 mod schema;
+mod test;
 
 use std::process::ExitCode;
 
@@ -19,6 +21,8 @@ pub fn run(cli: &Cli, out: &Printer) -> Result<ExitCode> {
         Command::Check => check::run(&cli.global, out),
         Command::Build(args) => build::run(args, &cli.global, out),
         Command::Keygen(args) => keygen::run(args, out),
+        Command::Eval(args) => eval::run(args, &cli.global, out),
+        Command::Test => test::run(&cli.global, out),
         Command::Schema(args) => schema::run(args, out),
     }
 }

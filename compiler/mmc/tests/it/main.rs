@@ -3,4 +3,5 @@
 mod build;
 mod check;
 mod determinism;
+mod eval;
 mod support;
