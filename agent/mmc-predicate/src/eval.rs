@@ -230,20 +230,7 @@ impl Comparison<'_> {
     }
 
     fn op_name(&self) -> &'static str {
-        match self.op {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-            CmpOp::BeginsWith => "BEGINSWITH",
-            CmpOp::EndsWith => "ENDSWITH",
-            CmpOp::Contains => "CONTAINS",
-            CmpOp::Like => "LIKE",
-            CmpOp::Matches => "MATCHES",
-            CmpOp::In => "IN",
-        }
+        self.op.keyword()
     }
 
     fn error(&self, message: String) -> EvalError {

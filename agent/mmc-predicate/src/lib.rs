@@ -101,6 +101,26 @@ pub enum CmpOp {
     In,
 }
 
+impl CmpOp {
+    /// The operator as the canonical form writes it: `==`, `BEGINSWITH`, …
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::BeginsWith => "BEGINSWITH",
+            CmpOp::EndsWith => "ENDSWITH",
+            CmpOp::Contains => "CONTAINS",
+            CmpOp::Like => "LIKE",
+            CmpOp::Matches => "MATCHES",
+            CmpOp::In => "IN",
+        }
+    }
+}
+
 /// The `[c]`, `[d]`, `[cd]` modifiers of a comparison.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StrOptions {

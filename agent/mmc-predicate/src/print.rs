@@ -74,7 +74,7 @@ fn node(n: &Node, out: &mut String) {
             }
             operand(left, out);
             out.push(' ');
-            out.push_str(op_text(*op));
+            out.push_str(CmpOp::keyword(*op));
             match (options.case_insensitive, options.diacritic_insensitive) {
                 (false, false) => {}
                 (true, false) => out.push_str("[c]"),
@@ -92,23 +92,6 @@ fn node(n: &Node, out: &mut String) {
             operand(high, out);
             out.push('}');
         }
-    }
-}
-
-fn op_text(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "==",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
-        CmpOp::BeginsWith => "BEGINSWITH",
-        CmpOp::EndsWith => "ENDSWITH",
-        CmpOp::Contains => "CONTAINS",
-        CmpOp::Like => "LIKE",
-        CmpOp::Matches => "MATCHES",
-        CmpOp::In => "IN",
     }
 }
 

@@ -40,6 +40,40 @@ impl FactTable {
     }
 }
 
+/// NSPredicate's reserved words (compared ignoring case): no fact can be named after one.
+pub const RESERVED_WORDS: [&str; 30] = [
+    "AND",
+    "OR",
+    "IN",
+    "NOT",
+    "ALL",
+    "ANY",
+    "SOME",
+    "NONE",
+    "LIKE",
+    "CASEINSENSITIVE",
+    "CI",
+    "MATCHES",
+    "CONTAINS",
+    "BEGINSWITH",
+    "ENDSWITH",
+    "BETWEEN",
+    "NULL",
+    "NIL",
+    "SELF",
+    "TRUE",
+    "YES",
+    "FALSE",
+    "NO",
+    "FIRST",
+    "LAST",
+    "SIZE",
+    "ANYKEY",
+    "SUBQUERY",
+    "FETCH",
+    "CAST",
+];
+
 /// `string`, `integer`, … as written in `mmc.yaml`.
 pub const TYPE_NAMES: [(&str, FactType); 6] = [
     ("string", FactType::String),
@@ -322,7 +356,7 @@ impl Checker<'_> {
                         span,
                         format!(
                             "{} works on text, not {} and {}",
-                            op_name(op),
+                            op.keyword(),
                             l.name(),
                             r.name()
                         ),
@@ -423,23 +457,6 @@ impl Checker<'_> {
                 }
             }
         }
-    }
-}
-
-fn op_name(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::BeginsWith => "BEGINSWITH",
-        CmpOp::EndsWith => "ENDSWITH",
-        CmpOp::Like => "LIKE",
-        CmpOp::Matches => "MATCHES",
-        CmpOp::Contains => "CONTAINS",
-        CmpOp::In => "IN",
-        CmpOp::Eq => "==",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
     }
 }
 

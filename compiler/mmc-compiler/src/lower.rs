@@ -1220,6 +1220,20 @@ fn declared_facts(
             );
             continue;
         }
+        if conditions::RESERVED_WORDS
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&name.value))
+        {
+            diags.push(
+                Diagnostic::error(
+                    "bad-fact-name",
+                    format!("`{}` is a reserved word in NSPredicate", name.value),
+                )
+                .at(file, name.span.clone(), "cannot be a fact name")
+                .help("choose another name: a condition could not name this fact"),
+            );
+            continue;
+        }
         if mmc_predicate::BUILTIN_FACTS
             .iter()
             .any(|(b, _)| *b == name.value)

@@ -435,12 +435,19 @@ fn declared_facts_are_checked() {
     let mut files = FileSet::new();
     files.insert(
         "mmc.yaml",
-        format!("{REPO}facts: {{board-tag: string, dept: strng, os_vers: string}}\n"),
+        format!(
+            "{REPO}facts: {{board-tag: string, dept: strng, os_vers: string, size: integer}}\n"
+        ),
     );
     let c = compile(&files);
     assert_eq!(
         codes(&c),
-        ["bad-fact-name", "bad-fact-type", "builtin-fact"]
+        [
+            "bad-fact-name",
+            "bad-fact-type",
+            "builtin-fact",
+            "bad-fact-name"
+        ]
     );
 }
 

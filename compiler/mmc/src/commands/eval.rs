@@ -9,22 +9,12 @@ use mmc_predicate::Facts;
 use crate::EXIT_ERROR;
 use crate::cli::{EvalArgs, Format, GlobalArgs};
 use crate::output::Printer;
-use crate::workspace;
 
 pub fn run(args: &EvalArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitCode> {
-    let root = workspace::find_repo(global.repo.as_deref())?;
-    let mut diags = Vec::new();
-    let files = workspace::read_files(&root, &mut diags)?;
-    let compiled = mmc_compiler::compile(&files);
-    diags.extend(compiled.diagnostics);
-    if diags.iter().any(|d| d.is_error()) {
-        out.diagnostics(&diags, &files, &root, false);
-        out.error(&format!(
-            "the policies have errors ({}); fix them before evaluating",
-            Printer::summary(&diags)
-        ));
+    let Some(super::Valid { compiled, .. }) = super::compile_valid(global, out, "evaluating")?
+    else {
         return Ok(ExitCode::from(EXIT_ERROR));
-    }
+    };
     let bundle = match &args.bundle {
         Some(name) => compiled
             .bundles

@@ -6,25 +6,19 @@ use mmc_compiler::whatif;
 use crate::EXIT_ERROR;
 use crate::cli::GlobalArgs;
 use crate::output::Printer;
-use crate::workspace;
 
 /// Exit status when a test case fails (2 stays "error").
 const EXIT_FAILED: u8 = 1;
 
 pub fn run(global: &GlobalArgs, out: &Printer) -> Result<ExitCode> {
-    let root = workspace::find_repo(global.repo.as_deref())?;
-    let mut diags = Vec::new();
-    let files = workspace::read_files(&root, &mut diags)?;
-    let compiled = mmc_compiler::compile(&files);
-    diags.extend(compiled.diagnostics);
-    if diags.iter().any(|d| d.is_error()) {
-        out.diagnostics(&diags, &files, &root, false);
-        out.error(&format!(
-            "the policies have errors ({}); fix them before testing",
-            Printer::summary(&diags)
-        ));
+    let Some(super::Valid {
+        root,
+        files,
+        compiled,
+    }) = super::compile_valid(global, out, "testing")?
+    else {
         return Ok(ExitCode::from(EXIT_ERROR));
-    }
+    };
     let mut problems = Vec::new();
     let results = whatif::run_tests(&compiled.tests, &compiled.bundles, &mut problems);
     if !problems.is_empty() {
