@@ -355,6 +355,8 @@ pub struct ManifestFile {
 
 /// One modification: exactly one of `site`, `os_version`, `owner`, `uuid`, `tag`, and lists whose
 /// entries add an item (`Name`) or remove one (`-Name`).
+///
+/// The list keys repeat [`ManifestFile`]'s on purpose, for the reason given on [`ConditionalItem`].
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawModification {
