@@ -7,24 +7,23 @@
 //! munki/catalogs/all, munki/catalogs/TRACK
 //! munki/manifests/NAME              Munki manifests (only items Munki installs)
 //! preferences/NAME.plist            managed keys of preference items
+//! launchd/LABEL.plist               launchd jobs (the job's keys and `Label`)
 //! profiles/IDENTIFIER.mobileconfig  configuration profiles
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mmc_config as config;
 use plist::Value as Pv;
-use serde_json::json;
 
 use crate::ir::{self, ItemSpec};
-
-/// Version of `config.json`'s layout; the agent refuses what it does not know.
-pub const CONFIG_FORMAT: u32 = 1;
+use crate::syntax::model::Kind;
 
 pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut names = Namer::default();
 
-    let mut items_json = serde_json::Map::new();
+    let mut items: BTreeMap<String, config::Item> = BTreeMap::new();
     let mut catalog: Vec<Pv> = Vec::new();
     for item in bundle.items.values() {
         let entry = match &item.spec {
@@ -37,7 +36,14 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
                 );
                 files.insert(path.clone(), plist_bytes(&Pv::Dictionary(d.clone())));
                 catalog.push(Pv::Dictionary(d.clone()));
-                json!({ "kind": item.kind.as_str(), "version": version, "pkginfo": path })
+                let munki = config::Munki {
+                    version: version.to_owned(),
+                    pkginfo: path,
+                };
+                match item.kind {
+                    Kind::Script => config::Item::Script(munki),
+                    _ => config::Item::Package(munki),
+                }
             }
             ItemSpec::Preference {
                 domain,
@@ -46,7 +52,12 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
             } => {
                 let path = names.file("preferences", &item.name, ".plist");
                 files.insert(path.clone(), plist_bytes(&Pv::Dictionary(values.clone())));
-                json!({ "kind": "preference", "domain": domain, "scope": scope, "values": path })
+                config::Item::Preference(config::Preference {
+                    domain: domain.clone(),
+                    scope: *scope,
+                    values: path,
+                    meta: meta(&item.meta),
+                })
             }
             ItemSpec::File {
                 path,
@@ -54,23 +65,25 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
                 mode,
                 owner,
                 group,
-            } => {
-                json!({ "kind": "file", "path": path, "content": content, "mode": format!("{mode:04o}"), "owner": owner, "group": group })
+            } => config::Item::File(config::File {
+                path: path.clone(),
+                content: content.clone(),
+                mode: format!("{mode:04o}"),
+                owner: owner.clone(),
+                group: group.clone(),
+                meta: meta(&item.meta),
+            }),
+            ItemSpec::Launchd { label, job } => {
+                let path = names.file("launchd", label, ".plist");
+                files.insert(path.clone(), plist_bytes(&launchd_plist(label, job)));
+                config::Item::Launchd(config::Launchd {
+                    label: label.clone(),
+                    plist: path,
+                    meta: meta(&item.meta),
+                })
             }
         };
-        let mut entry = entry;
-        for (key, value) in [
-            ("display_name", &item.meta.display_name),
-            ("description", &item.meta.description),
-            ("category", &item.meta.category),
-            ("developer", &item.meta.developer),
-            ("notes", &item.meta.notes),
-        ] {
-            if let Some(v) = value {
-                entry[key] = v.clone().into();
-            }
-        }
-        items_json.insert(item.name.clone(), entry);
+        items.insert(item.name.clone(), entry);
     }
     let catalog = plist_bytes(&Pv::Array(catalog));
     files.insert("munki/catalogs/all".to_owned(), catalog.clone());
@@ -92,51 +105,75 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
     }
     // The agent reads `manifests` as mmc_manifest::Manifest values; where Munki's copy of each
     // manifest lies is kept apart.
-    let mut manifests_json = serde_json::Map::new();
-    let mut munki_manifests_json = serde_json::Map::new();
+    let mut manifests = BTreeMap::new();
+    let mut munki_manifests = BTreeMap::new();
     for (name, m) in &bundle.manifests {
         let path = names.file("munki/manifests", name, "");
         files.insert(
             path.clone(),
             plist_bytes(&munki_manifest(m, &bundle.track, &munki_installs)),
         );
-        manifests_json.insert(
-            name.clone(),
-            serde_json::to_value(&m.spec).expect("manifests serialize"),
-        );
-        munki_manifests_json.insert(name.clone(), path.into());
+        manifests.insert(name.clone(), m.spec.clone());
+        munki_manifests.insert(name.clone(), path);
     }
 
-    let mut profiles_json = serde_json::Map::new();
+    let mut profiles = BTreeMap::new();
     for p in bundle.profiles.values() {
         let path = names.file("profiles", &p.identifier, ".mobileconfig");
         let bytes = plist_bytes(&mobileconfig(p));
-        profiles_json.insert(
+        profiles.insert(
             p.identifier.clone(),
-            json!({ "file": path, "uuid": p.uuid, "scope": p.scope, "sha256": mmc_bundle::sha256_hex(&bytes) }),
+            config::ProfileRef {
+                file: path.clone(),
+                uuid: p.uuid.clone(),
+                scope: p.scope.to_owned(),
+                sha256: mmc_bundle::sha256_hex(&bytes),
+            },
         );
         files.insert(path, bytes);
     }
 
-    let config = json!({
-        "format": CONFIG_FORMAT,
-        "org": { "name": bundle.org_name, "identifier_prefix": bundle.org_prefix },
-        "bundle": { "name": bundle.name, "track": bundle.track, "audience": bundle.audience },
-        "trusted_keys": bundle.trusted_keys,
-        "items": items_json,
-                "manifests": manifests_json,
-        "munki_manifests": munki_manifests_json,
-        "profiles": profiles_json,
-    });
-    let mut config = serde_json::to_vec_pretty(&config).expect("config serializes");
-    config.push(b'\n');
-    files.insert("config.json".to_owned(), config);
+    let config = config::Config {
+        format: config::FORMAT,
+        org: config::Org {
+            name: bundle.org_name.clone(),
+            identifier_prefix: bundle.org_prefix.clone(),
+        },
+        bundle: config::BundleInfo {
+            name: bundle.name.clone(),
+            track: bundle.track.clone(),
+            audience: bundle.audience.clone(),
+        },
+        trusted_keys: bundle.trusted_keys.clone(),
+        items,
+        manifests,
+        munki_manifests,
+        profiles,
+    };
+    files.insert("config.json".to_owned(), config.to_json());
     files
 }
 
-/// A Munki manifest. Names of items Munki does not install (preferences, files) are left out:
-/// the agent applies those. A bundle carries one catalog, its track's, so that is the catalog every
-/// manifest reads (the compiler refused manifests whose catalogs leave it out). Modifications are
+fn meta(m: &ir::Meta) -> config::Meta {
+    config::Meta {
+        display_name: m.display_name.clone(),
+        description: m.description.clone(),
+        category: m.category.clone(),
+        developer: m.developer.clone(),
+        notes: m.notes.clone(),
+    }
+}
+
+/// A launchd job's plist: its keys and `Label`.
+pub fn launchd_plist(label: &str, job: &plist::Dictionary) -> Pv {
+    let mut d = job.clone();
+    d.insert("Label".to_owned(), Pv::String(label.to_owned()));
+    Pv::Dictionary(d)
+}
+
+/// A Munki manifest. Names of items Munki does not install (preferences, files, launchd jobs) are
+/// left out: the agent applies those. A bundle carries one catalog, its track's, so that is the
+/// catalog every manifest reads (the compiler refused manifests whose catalogs leave it out). Modifications are
 /// mmc's and the agent applies them; Munki's manifest format has no place for them.
 fn munki_manifest(m: &ir::Manifest, track: &str, munki: &BTreeSet<String>) -> Pv {
     let mut d: BTreeMap<&str, Pv> = BTreeMap::new();

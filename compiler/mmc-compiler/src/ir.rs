@@ -42,7 +42,7 @@ pub enum ItemSpec {
     Pkginfo(plist::Dictionary),
     Preference {
         domain: String,
-        scope: &'static str,
+        scope: mmc_config::PrefScope,
         values: plist::Dictionary,
     },
     File {
@@ -51,6 +51,11 @@ pub enum ItemSpec {
         mode: u32,
         owner: String,
         group: String,
+    },
+    /// A launchd daemon: its job keys, `Label` not among them (emit adds it).
+    Launchd {
+        label: String,
+        job: plist::Dictionary,
     },
 }
 

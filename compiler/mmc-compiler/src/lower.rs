@@ -39,6 +39,9 @@ pub fn lower(files: &FileSet, loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> V
     out
 }
 
+/// Items that write to one place on the Mac, each with the value (label or path) that says so.
+type Claims<'a> = Vec<(&'a Src<RawItem>, &'a Sp<String>)>;
+
 /// A bundle definition after its own checks.
 struct BundleSpec<'a> {
     def: &'a BundleDef,
@@ -302,7 +305,7 @@ impl<'a> Repo<'a> {
                         .also(
                             file,
                             item.kind.span.clone(),
-                            format!("this item is a {}", kind.as_str()),
+                            format!("this is a {} item", kind.as_str()),
                         )
                         .help(format!(
                             "{} items take: {}",
@@ -413,6 +416,16 @@ impl<'a> Repo<'a> {
                         );
                     }
                 }
+                Kind::Launchd => {
+                    match &item.label {
+                        None => missing("label", diags),
+                        Some(l) => self.check_label(file, l, diags),
+                    }
+                    match &item.job {
+                        None => missing("job", diags),
+                        Some(j) => check_job(file, j, diags),
+                    }
+                }
             }
             for arch in item.supported_architectures.iter().flatten() {
                 if !matches!(arch.value.as_str(), "arm64" | "x86_64") {
@@ -450,6 +463,159 @@ impl<'a> Repo<'a> {
                 self.check_item_ref(file, name, diags);
             }
         }
+        self.check_destinations(diags);
+    }
+
+    /// A launchd label: a file name on the Mac, and not one of Apple's.
+    fn check_label(&self, file: &str, l: &Sp<String>, diags: &mut Vec<Diagnostic>) {
+        if !is_label(&l.value) {
+            diags.push(
+                Diagnostic::error(
+                    "bad-label",
+                    format!("`{}` is not a valid launchd label", l.value),
+                )
+                .at(
+                    file,
+                    l.span.clone(),
+                    "use letters, digits, `.`, `-` and `_`, starting with a letter or digit",
+                )
+                .help("the label is also the plist's file name; write a reverse-DNS name such as `com.example.fleet.heartbeat`"),
+            );
+        } else if let Some(rest) = apple_label(&l.value) {
+            let prefix = &self.loaded.repo.value.org.identifier_prefix.value;
+            diags.push(
+                Diagnostic::error(
+                    "apple-label",
+                    format!("`{}` is a label in Apple's `com.apple.` namespace", l.value),
+                )
+                .at(file, l.span.clone(), "reserved for the jobs of macOS")
+                .help(format!(
+                    "mmc does not replace or add to Apple's daemons; use your own prefix, e.g. `{prefix}.{rest}`"
+                )),
+            );
+        }
+    }
+
+    /// What items write on the Mac must not collide within a bundle: two launchd items with one
+    /// label, two file items with one path, or a file item at a launchd item's plist. Paths are
+    /// compared as macOS's default file systems do, ignoring case. Items released to tracks that
+    /// share no bundle (a testing-only variant of a stable item) do not collide.
+    fn check_destinations(&self, diags: &mut Vec<Diagnostic>) {
+        // First definitions only, in the order of the files (duplicate names are reported already).
+        let defined = self.loaded.items.iter().filter(|src| {
+            self.items
+                .get(src.value.name.value.as_str())
+                .is_some_and(|first| std::ptr::eq(*first, *src))
+        });
+        let mut labels: BTreeMap<String, Claims> = BTreeMap::new();
+        let mut paths: BTreeMap<String, Claims> = BTreeMap::new();
+        for src in defined {
+            let item = &src.value;
+            match item.kind.value {
+                Kind::Launchd => {
+                    let Some(l) = item.label.as_ref().filter(|l| is_label(&l.value)) else {
+                        continue;
+                    };
+                    let claims = labels.entry(l.value.to_ascii_lowercase()).or_default();
+                    if let Some((first, first_label)) = claims
+                        .iter()
+                        .find(|(other, _)| self.share_a_track(other, src))
+                    {
+                        let mut d = Diagnostic::error(
+                            "duplicate-label",
+                            format!("two launchd items use the label `{}`", l.value),
+                        )
+                        .at(&src.file, l.span.clone(), format!("label of `{}`", item.name.value))
+                        .also(
+                            &first.file,
+                            first_label.span.clone(),
+                            format!("also the label of `{}`", first.value.name.value),
+                        )
+                        .help("one plist in /Library/LaunchDaemons would replace the other; give each job its own label");
+                        if first_label.value != l.value {
+                            d = d.note(
+                                "labels that differ only in case share one plist file on macOS",
+                            );
+                        }
+                        diags.push(d);
+                    }
+                    claims.push((src, l));
+                }
+                Kind::File => {
+                    let Some((p, key)) = item
+                        .path
+                        .as_ref()
+                        .and_then(|p| path_key(&p.value).map(|key| (p, key)))
+                    else {
+                        continue;
+                    };
+                    let claims = paths.entry(key).or_default();
+                    if let Some((first, first_path)) = claims
+                        .iter()
+                        .find(|(other, _)| self.share_a_track(other, src))
+                    {
+                        diags.push(
+                            Diagnostic::error(
+                                "duplicate-path",
+                                format!("two file items write `{}`", p.value),
+                            )
+                            .at(
+                                &src.file,
+                                p.span.clone(),
+                                format!("path of `{}`", item.name.value),
+                            )
+                            .also(
+                                &first.file,
+                                first_path.span.clone(),
+                                format!("also the path of `{}`", first.value.name.value),
+                            )
+                            .help("the agent would overwrite one with the other; keep one of them"),
+                        );
+                    }
+                    claims.push((src, p));
+                }
+                _ => {}
+            }
+        }
+        for (label, claims) in &labels {
+            let Some(files) = paths.get(&format!("/library/launchdaemons/{label}.plist")) else {
+                continue;
+            };
+            for (file_src, p) in files {
+                let Some((daemon, l)) = claims
+                    .iter()
+                    .find(|(daemon, _)| self.share_a_track(daemon, file_src))
+                else {
+                    continue;
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "duplicate-path",
+                        format!(
+                            "file item `{}` writes the plist of launchd item `{}`",
+                            file_src.value.name.value, daemon.value.name.value
+                        ),
+                    )
+                    .at(&file_src.file, p.span.clone(), "this path")
+                    .also(
+                        &daemon.file,
+                        l.span.clone(),
+                        format!(
+                            "`{}` writes /Library/LaunchDaemons/{}.plist",
+                            daemon.value.name.value, l.value
+                        ),
+                    )
+                    .help("the launchd item writes and loads this plist; remove the file item"),
+                );
+            }
+        }
+    }
+
+    /// Whether two items are released to a common track, so one bundle can carry both.
+    fn share_a_track(&self, a: &Src<RawItem>, b: &Src<RawItem>) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| Self::in_track(&a.value.catalogs, t) && Self::in_track(&b.value.catalogs, t))
     }
 
     fn check_uninstall_method(
@@ -1523,10 +1689,19 @@ impl Cx<'_> {
                 ir::ItemSpec::Preference {
                     domain: item.domain.as_ref()?.value.clone(),
                     scope: match item.scope.as_ref().map(|s| s.value) {
-                        Some(PrefScope::User) => "user",
-                        _ => "system",
+                        Some(PrefScope::User) => mmc_config::PrefScope::User,
+                        _ => mmc_config::PrefScope::System,
                     },
                     values: self.dict(file, entries)?,
+                }
+            }
+            Kind::Launchd => {
+                let Value::Dict(entries) = &item.job.as_ref()?.value else {
+                    return None;
+                };
+                ir::ItemSpec::Launchd {
+                    label: item.label.as_ref()?.value.clone(),
+                    job: self.dict(file, entries)?,
                 }
             }
             Kind::File => ir::ItemSpec::File {
@@ -1805,6 +1980,131 @@ fn payload_identifier(profile_identifier: &str, p: &ProfileFile, index: usize) -
     }
 }
 
+/// A launchd label mmc accepts: `^[A-Za-z0-9][A-Za-z0-9._-]*$`.
+fn is_label(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// For a label in Apple's namespace, what follows `com.apple.` (in any case).
+fn apple_label(label: &str) -> Option<&str> {
+    const APPLE: &str = "com.apple.";
+    label
+        .get(..APPLE.len())
+        .filter(|p| p.eq_ignore_ascii_case(APPLE))
+        .map(|_| &label[APPLE.len()..])
+}
+
+/// An absolute path as the file system sees it: `//` and `/./` collapsed, case ignored (macOS's
+/// default file systems are case-insensitive). `None` for paths the path check refuses.
+fn path_key(path: &str) -> Option<String> {
+    if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+        return None;
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    Some(format!("/{}", parts.join("/")).to_lowercase())
+}
+
+/// The keys of a launchd job that mmc checks: `Label` comes from the item, a program must be
+/// named, and the common keys must have the types launchd needs.
+fn check_job(file: &str, job: &Sp<Value>, diags: &mut Vec<Diagnostic>) {
+    let Value::Dict(entries) = &job.value else {
+        diags.push(
+            Diagnostic::error("bad-job", "`job` must be a mapping of launchd.plist keys to values")
+                .at(file, job.span.clone(), format!("this is {}", job.value.kind()))
+                .help("e.g. `job: {ProgramArguments: [/usr/local/bin/tool, --flag], StartInterval: 3600}`"),
+        );
+        return;
+    };
+    let get = |key: &str| entries.iter().find(|(k, _)| k.value == key);
+    if let Some((k, _)) = get("Label") {
+        diags.push(
+            Diagnostic::error("reserved-key", "`Label` is set by mmc, not in `job`")
+                .at(file, k.span.clone(), "reserved launchd key")
+                .help("the label comes from the item's `label`; remove `Label` from `job`"),
+        );
+    }
+    let program = get("Program");
+    let arguments = get("ProgramArguments");
+    if program.is_none() && arguments.is_none() {
+        let span = entries
+            .first()
+            .map_or(job.span.clone(), |(k, _)| k.span.clone());
+        diags.push(
+            Diagnostic::error(
+                "missing-key",
+                "a launchd job needs `Program` or `ProgramArguments`",
+            )
+            .at(file, span, "this job names no program to run")
+            .help("add e.g. `ProgramArguments: [/usr/local/bin/tool, --flag]`"),
+        );
+    }
+    let bad = |v: &Sp<Value>, message: &str, help: &str| {
+        Diagnostic::error("bad-job-value", message.to_owned())
+            .at(file, v.span.clone(), format!("this is {}", v.value.kind()))
+            .help(help.to_owned())
+    };
+    // A null is reported where the job is lowered (`null-value`), once.
+    if let Some((_, v)) = program
+        && !matches!(v.value, Value::String(_) | Value::Null)
+    {
+        diags.push(bad(
+            v,
+            "`Program` must be text: the path of the executable",
+            "write e.g. `Program: /usr/local/bin/tool`",
+        ));
+    }
+    if let Some((_, v)) = arguments {
+        match &v.value {
+            Value::Array(args) if !args.is_empty() => {
+                for a in args
+                    .iter()
+                    .filter(|a| !matches!(a.value, Value::String(_) | Value::Null))
+                {
+                    diags.push(bad(
+                        a,
+                        "every entry of `ProgramArguments` must be text",
+                        "quote it: launchd passes arguments as strings",
+                    ));
+                }
+            }
+            Value::Array(_) => diags.push(
+                Diagnostic::error("bad-job-value", "`ProgramArguments` must not be empty")
+                    .at(file, v.span.clone(), "empty list")
+                    .help("the first entry is the program to run, e.g. `[/usr/local/bin/tool, --flag]`"),
+            ),
+            Value::Null => {}
+            _ => diags.push(bad(
+                v,
+                "`ProgramArguments` must be a list of strings",
+                "write e.g. `ProgramArguments: [/usr/local/bin/tool, --flag]`",
+            )),
+        }
+    }
+    if let Some((_, v)) = get("StartInterval")
+        && !matches!(v.value, Value::Integer(1..) | Value::Null)
+    {
+        let d = match v.value {
+            Value::Integer(_) => Diagnostic::error(
+                "bad-job-value",
+                "`StartInterval` must be a positive number of seconds",
+            )
+            .at(file, v.span.clone(), "not positive")
+            .help("e.g. `StartInterval: 3600` runs the job every hour"),
+            _ => bad(
+                v,
+                "`StartInterval` must be a positive whole number of seconds",
+                "write digits without quotes, e.g. `StartInterval: 3600`",
+            ),
+        };
+        diags.push(d);
+    }
+}
+
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -1966,6 +2266,7 @@ fn keys_for(kind: Kind) -> &'static [&'static str] {
         ],
         Kind::Preference => &["domain", "scope", "values"],
         Kind::File => &["path", "content", "mode", "owner", "group"],
+        Kind::Launchd => &["label", "job"],
     }
 }
 
@@ -2002,6 +2303,7 @@ fn present_keys(item: &RawItem) -> Vec<(&'static str, Option<Range<usize>>)> {
     text("mode", &item.mode);
     text("owner", &item.owner);
     text("group", &item.group);
+    text("label", &item.label);
     let mut other = |k: &'static str, span: Option<Option<Range<usize>>>| {
         if let Some(s) = span {
             out.push((k, s));
@@ -2043,6 +2345,7 @@ fn present_keys(item: &RawItem) -> Vec<(&'static str, Option<Range<usize>>)> {
     );
     other("scope", item.scope.as_ref().map(|v| Some(v.span.clone())));
     other("values", item.values.as_ref().map(|v| Some(v.span.clone())));
+    other("job", item.job.as_ref().map(|v| Some(v.span.clone())));
     other(
         "installs",
         item.installs

@@ -61,4 +61,29 @@ mod tests {
             assert!(s.contains(key), "{key}");
         }
     }
+
+    #[test]
+    fn launchd_keys_are_documented_for_editors() {
+        let s = serde_json::to_value(for_kind("items").unwrap()).unwrap();
+        let item = &s["$defs"]["RawItem"]["properties"];
+        for key in ["label", "job"] {
+            assert!(
+                item[key]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("launchd")),
+                "{key}: {}",
+                item[key]
+            );
+        }
+        let kinds: Vec<&str> = s["$defs"]["Kind"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["const"].as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["package", "script", "preference", "file", "launchd"]
+        );
+    }
 }

@@ -267,17 +267,14 @@ fn include_cycles_are_found_in_dense_include_graphs() {
     );
 }
 
-/// Every artifact of a small repository that uses each kind, as text, plus the archive and
-/// envelope digests under a fixed key and stamp: any change to what mmc emits shows up here for
-/// review, including a change of deflate backend or level.
-#[test]
-fn emitted_artifacts() {
+/// A small repository that uses each kind of item, a conditional item and a profile.
+fn artifacts_repo() -> FileSet {
     let mut files = FileSet::new();
     files.insert("mmc.yaml", REPO);
     files.insert(
         "policies/items/i.yaml",
         format!(
-            "items:\n{PKG}    display_name: Firefox\n    installs:\n      - type: application\n        path: /Applications/Firefox.app\n        CFBundleShortVersionString: \"128.0\"\n    receipts:\n      - packageid: org.mozilla.firefox\n        version: \"128.0\"\n  - name: FirewallOn\n    kind: script\n    version: \"1.0\"\n    installcheck_script: \"exit 1\"\n    postinstall_script: \"/usr/libexec/ApplicationFirewall/socketfilterfw --setglobalstate on\"\n  - name: ScreenSaver\n    kind: preference\n    domain: com.apple.screensaver\n    values: {{idleTime: 600, askForPassword: true, ratio: 0.5, modules: [a, b]}}\n  - name: Banner\n    kind: file\n    path: /Library/Security/PolicyBanner.txt\n    mode: \"0644\"\n    content: \"Ask {{{{ vars.who }}}}\\n\"\n"
+            "items:\n{PKG}    display_name: Firefox\n    installs:\n      - type: application\n        path: /Applications/Firefox.app\n        CFBundleShortVersionString: \"128.0\"\n    receipts:\n      - packageid: org.mozilla.firefox\n        version: \"128.0\"\n  - name: FirewallOn\n    kind: script\n    version: \"1.0\"\n    installcheck_script: \"exit 1\"\n    postinstall_script: \"/usr/libexec/ApplicationFirewall/socketfilterfw --setglobalstate on\"\n  - name: ScreenSaver\n    kind: preference\n    domain: com.apple.screensaver\n    values: {{idleTime: 600, askForPassword: true, ratio: 0.5, modules: [a, b]}}\n  - name: Banner\n    kind: file\n    path: /Library/Security/PolicyBanner.txt\n    mode: \"0644\"\n    content: \"Ask {{{{ vars.who }}}}\\n\"\n  - name: Heartbeat\n    kind: launchd\n    display_name: Heartbeat for {{{{ vars.who }}}}\n    label: com.example.heartbeat\n    job:\n      ProgramArguments: [/usr/local/bin/heartbeat, \"--who={{{{ vars.who }}}}\"]\n      StartInterval: 3600\n      RunAtLoad: true\n      KeepAlive: {{SuccessfulExit: false}}\n"
         ),
     );
     files.insert(
@@ -286,12 +283,21 @@ fn emitted_artifacts() {
     );
     files.insert(
         "policies/manifests/common.yaml",
-        "managed_installs: [Banner]\n",
+        "managed_installs: [Banner, Heartbeat]\n",
     );
     files.insert(
         "profiles/loginwindow.yaml",
         "display_name: Login Window\nremoval_disallowed: true\npayloads:\n  - type: com.apple.loginwindow\n    settings: {SHOWFULLNAME: true, LoginwindowText: \"{{ org.name }}\"}\n",
     );
+    files
+}
+
+/// Every artifact of [`artifacts_repo`], as text, plus the archive and envelope digests under a
+/// fixed key and stamp: any change to what mmc emits shows up here for review, including a change
+/// of deflate backend or level.
+#[test]
+fn emitted_artifacts() {
+    let files = artifacts_repo();
     let c = compile(&files);
     assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
     let stable = c.bundles.iter().find(|b| b.name == "stable").unwrap();
@@ -487,4 +493,245 @@ fn modifications_need_one_target_a_declared_fact_and_real_items() {
         modif("  - managed_installs: [Firefox]\n"),
         ["modification-target"]
     );
+}
+
+/// A policy repository on disk, read the way `mmc` reads one (`mmc.yaml`, `policies/`,
+/// `profiles/`), into memory.
+fn read_repo(root: &std::path::Path) -> FileSet {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, files: &mut FileSet) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let rel = path.strip_prefix(root).unwrap().to_str().unwrap();
+                files.insert(rel, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut files = FileSet::new();
+    files.insert(
+        "mmc.yaml",
+        std::fs::read_to_string(root.join("mmc.yaml")).unwrap(),
+    );
+    for dir in ["policies", "profiles"] {
+        walk(root, &root.join(dir), &mut files);
+    }
+    files
+}
+
+/// The contract with the agent holds: every `config.json` the compiler writes for the example
+/// repository, the CLI's base fixture and the artifacts repository reads back through
+/// `mmc_config::Config` (which refuses unknown fields and layouts) and writes the same bytes.
+#[test]
+fn every_config_json_reads_back_through_the_agents_types() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repos = [
+        ("example", read_repo(&root)),
+        (
+            "fixtures/base",
+            read_repo(&root.join("compiler/mmc/tests/fixtures/base")),
+        ),
+        ("artifacts", artifacts_repo()),
+    ];
+    for (repo, files) in repos {
+        let c = compile(&files);
+        assert!(!c.has_errors(), "{repo}: {:?}", codes(&c));
+        assert!(!c.bundles.is_empty(), "{repo}");
+        for b in &c.bundles {
+            let bytes = &b.files["config.json"];
+            let config = mmc_config::Config::from_json(bytes)
+                .unwrap_or_else(|e| panic!("{repo}/{}: {e}", b.name));
+            assert_eq!(
+                &config.to_json(),
+                bytes,
+                "{repo}/{}: not a round trip",
+                b.name
+            );
+            assert_eq!(config.format, mmc_config::FORMAT);
+            assert_eq!(config.manifests, b.manifests, "{repo}/{}", b.name);
+            // Every file the config names is in the bundle.
+            for (name, item) in &config.items {
+                let file = match item {
+                    mmc_config::Item::Package(m) | mmc_config::Item::Script(m) => &m.pkginfo,
+                    mmc_config::Item::Preference(p) => &p.values,
+                    mmc_config::Item::Launchd(l) => &l.plist,
+                    mmc_config::Item::File(_) => continue,
+                };
+                assert!(
+                    b.files.contains_key(file),
+                    "{repo}/{}: {name} names {file}",
+                    b.name
+                );
+            }
+            for (name, path) in &config.munki_manifests {
+                assert!(b.files.contains_key(path), "{repo}: {name}");
+            }
+            for (id, p) in &config.profiles {
+                assert!(b.files.contains_key(&p.file), "{repo}: {id}");
+            }
+        }
+    }
+}
+
+const DAEMON: &str = "  - name: Heartbeat\n    kind: launchd\n    label: com.example.heartbeat\n    job:\n      ProgramArguments: [/usr/local/bin/heartbeat]\n      StartInterval: 3600\n";
+
+#[test]
+fn launchd_items_are_the_agents_not_munkis() {
+    let items = format!(
+        "items:\n{PKG}{DAEMON}    description: \"Tells {{{{ vars.who }}}} we are alive\"\n"
+    );
+    let c = build(&items, "managed_installs: [Firefox, Heartbeat]\n");
+    assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    let m = file(&c, "stable", "munki/manifests/site_default");
+    assert!(m.contains("Firefox") && !m.contains("Heartbeat"), "{m}");
+    let catalog = file(&c, "stable", "munki/catalogs/all");
+    assert!(!catalog.contains("Heartbeat"), "{catalog}");
+    let config =
+        mmc_config::Config::from_json(file(&c, "stable", "config.json").as_bytes()).unwrap();
+    let mmc_config::Item::Launchd(l) = &config.items["Heartbeat"] else {
+        panic!("{:?}", config.items["Heartbeat"]);
+    };
+    assert_eq!(l.label, "com.example.heartbeat");
+    assert_eq!(l.plist, "launchd/com.example.heartbeat.plist");
+    assert_eq!(
+        l.path(),
+        "/Library/LaunchDaemons/com.example.heartbeat.plist"
+    );
+    assert_eq!(l.meta.description.as_deref(), Some("Tells it we are alive"));
+    let plist: plist::Dictionary =
+        plist::from_bytes(file(&c, "stable", &l.plist).as_bytes()).unwrap();
+    let keys: Vec<&str> = plist.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["Label", "ProgramArguments", "StartInterval"]);
+    assert_eq!(plist["Label"].as_string(), Some("com.example.heartbeat"));
+}
+
+#[test]
+fn launchd_labels_and_jobs_are_checked() {
+    let daemon = |label: &str, job: &str| {
+        let c = build(
+            &format!(
+                "items:\n  - name: D\n    kind: launchd\n    label: {label}\n    job: {job}\n"
+            ),
+            "managed_installs: [D]\n",
+        );
+        codes(&c)
+    };
+    let ok = "{ProgramArguments: [/usr/local/bin/d], StartInterval: 60}";
+    assert_eq!(daemon("com.example.d", ok), Vec::<&str>::new());
+    assert_eq!(
+        daemon("com.example.d", "{Program: /usr/local/bin/d}"),
+        Vec::<&str>::new()
+    );
+    assert_eq!(daemon("\"com example\"", ok), ["bad-label"]);
+    assert_eq!(daemon(".hidden", ok), ["bad-label"]);
+    assert_eq!(daemon("\"com/example\"", ok), ["bad-label"]);
+    assert_eq!(daemon("com.apple.fake", ok), ["apple-label"]);
+    assert_eq!(daemon("COM.Apple.fake", ok), ["apple-label"]);
+    assert_eq!(daemon("com.applesauce.d", ok), Vec::<&str>::new());
+    assert_eq!(daemon("com.example.d", "[a, b]"), ["bad-job"]);
+    assert_eq!(
+        daemon("com.example.d", "{Label: x, Program: /bin/d}"),
+        ["reserved-key"]
+    );
+    assert_eq!(
+        daemon("com.example.d", "{RunAtLoad: true}"),
+        ["missing-key"]
+    );
+    assert_eq!(daemon("com.example.d", "{}"), ["missing-key"]);
+    assert_eq!(
+        daemon("com.example.d", "{ProgramArguments: []}"),
+        ["bad-job-value"]
+    );
+    assert_eq!(
+        daemon("com.example.d", "{ProgramArguments: /bin/d}"),
+        ["bad-job-value"]
+    );
+    assert_eq!(
+        daemon("com.example.d", "{ProgramArguments: [/bin/d, 3, true]}"),
+        ["bad-job-value", "bad-job-value"]
+    );
+    assert_eq!(daemon("com.example.d", "{Program: 3}"), ["bad-job-value"]);
+    for interval in ["0", "-5", "\"60\"", "1.5"] {
+        assert_eq!(
+            daemon(
+                "com.example.d",
+                &format!("{{Program: /bin/d, StartInterval: {interval}}}")
+            ),
+            ["bad-job-value"],
+            "{interval}"
+        );
+    }
+    // A null is reported once, as anywhere in free-form values.
+    assert_eq!(
+        daemon("com.example.d", "{Program: ~, StartInterval: ~}"),
+        ["null-value", "null-value"]
+    );
+    // Templates are allowed in the job's strings, and checked.
+    assert_eq!(
+        daemon(
+            "com.example.d",
+            "{ProgramArguments: [/bin/d, \"{{ vars.nope }}\"]}"
+        ),
+        ["template-undefined"]
+    );
+    // Both keys are required.
+    let c = build(
+        "items:\n  - name: D\n    kind: launchd\n",
+        "managed_installs: [D]\n",
+    );
+    assert_eq!(codes(&c), ["missing-key", "missing-key"]);
+}
+
+#[test]
+fn label_and_job_belong_to_launchd_items_only() {
+    let c = build(
+        &format!(
+            "items:\n{PKG}    label: com.example.firefox\n  - name: B\n    kind: file\n    path: /etc/b\n    content: x\n    job: {{Program: /bin/b}}\n  - name: D\n    kind: launchd\n    label: com.example.d\n    domain: com.example.d\n    job: {{Program: /bin/d}}\n"
+        ),
+        "managed_installs: [Firefox]\n",
+    );
+    assert_eq!(
+        codes(&c),
+        ["key-not-for-kind", "key-not-for-kind", "key-not-for-kind"]
+    );
+}
+
+#[test]
+fn two_items_must_not_write_the_same_place() {
+    let two = |second: &str| {
+        codes(&build(
+            &format!("items:\n{DAEMON}{second}"),
+            "managed_installs: [Heartbeat]\n",
+        ))
+    };
+    let again = "  - name: Again\n    kind: launchd\n    label: com.example.heartbeat\n    job: {Program: /bin/x}\n";
+    assert_eq!(two(again), ["duplicate-label"]);
+    // Labels that differ only in case share a plist on macOS.
+    assert_eq!(
+        two(&again.replace("heartbeat", "HeartBeat")),
+        ["duplicate-label"]
+    );
+    // A testing-only variant never ships in the same bundle as a stable-only item.
+    let split = "  - name: Heartbeat\n    kind: launchd\n    catalogs: [stable]\n    label: com.example.heartbeat\n    job: {Program: /bin/x}\n  - name: HeartbeatBeta\n    kind: launchd\n    catalogs: [testing]\n    label: com.example.heartbeat\n    job: {Program: /bin/y}\n";
+    assert_eq!(
+        codes(&build(
+            &format!("items:\n{split}"),
+            "managed_installs: []\n"
+        )),
+        Vec::<&str>::new()
+    );
+    let plist_file = "  - name: Plist\n    kind: file\n    path: /Library/LaunchDaemons/com.example.heartbeat.plist\n    content: x\n";
+    assert_eq!(two(plist_file), ["duplicate-path"]);
+    assert_eq!(
+        two(&plist_file.replace("/Library/", "//library/./")),
+        ["duplicate-path"]
+    );
+    let files = "  - name: A\n    kind: file\n    path: /etc/motd\n    content: a\n  - name: B\n    kind: file\n    path: /etc/motd\n    content: b\n";
+    assert_eq!(two(files), ["duplicate-path"]);
+    let other = "  - name: A\n    kind: file\n    path: /etc/motd\n    content: a\n  - name: B\n    kind: file\n    path: /etc/motd.d\n    content: b\n";
+    assert_eq!(two(other), Vec::<&str>::new());
 }

@@ -246,7 +246,7 @@ const TEXT_KEYS: &[&str] = &[
 ];
 
 /// Keys whose values are free-form data, where numbers are numbers.
-const FREE_FORM_KEYS: &[&str] = &["values", "settings", "vars"];
+const FREE_FORM_KEYS: &[&str] = &["values", "settings", "vars", "job"];
 
 /// What a node is in its mapping.
 enum Role<'s> {

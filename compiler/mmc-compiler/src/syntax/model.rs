@@ -93,6 +93,9 @@ pub enum Kind {
     Preference,
     /// A file with fixed content, mode and owner.
     File,
+    /// A launchd daemon: `/Library/LaunchDaemons/LABEL.plist`, bootstrapped into the system
+    /// domain by mmc-agent.
+    Launchd,
 }
 
 impl Kind {
@@ -102,6 +105,7 @@ impl Kind {
             Kind::Script => "script",
             Kind::Preference => "preference",
             Kind::File => "file",
+            Kind::Launchd => "launchd",
         }
     }
 }
@@ -239,6 +243,17 @@ pub struct RawItem {
     /// Group name, default `wheel` (file).
     #[serde(default)]
     pub group: Option<Text>,
+
+    // launchd
+    /// The job's `Label` and the name of its plist, `/Library/LaunchDaemons/LABEL.plist`, e.g.
+    /// `com.example.fleet.heartbeat`: letters, digits, `.`, `-`, `_`; not `com.apple.` (launchd).
+    #[serde(default)]
+    pub label: Option<Text>,
+    /// The job's launchd.plist keys other than `Label`: `Program` or `ProgramArguments`, and e.g.
+    /// `StartInterval`, `RunAtLoad`, `KeepAlive`. YAML types map to plist types as in preference
+    /// `values`; templates are allowed in strings (launchd).
+    #[serde(default)]
+    pub job: Option<Sp<Value>>,
 }
 
 /// Munki's `RestartAction`.

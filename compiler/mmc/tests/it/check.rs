@@ -79,6 +79,26 @@ fn undefined_template_variable() {
 }
 
 #[test]
+fn launchd_labels() {
+    insta::assert_snapshot!(check_case("launchd_label").stderr);
+}
+
+#[test]
+fn launchd_jobs() {
+    insta::assert_snapshot!(check_case("launchd_job").stderr);
+}
+
+#[test]
+fn launchd_label_and_path_conflicts() {
+    insta::assert_snapshot!(check_case("launchd_conflicts").stderr);
+}
+
+#[test]
+fn launchd_keys_on_other_kinds_and_other_keys_on_launchd() {
+    insta::assert_snapshot!(check_case("launchd_key_for_kind").stderr);
+}
+
+#[test]
 fn all_problems_of_all_files_in_one_run() {
     let out = check_case("many_errors");
     insta::assert_snapshot!(out.stderr);
