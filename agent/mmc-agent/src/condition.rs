@@ -79,7 +79,7 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<ExitCode, String> {
         mmc_predicate::parse(&predicate).map_err(|e| located(&predicate, &e.message, &e.span))?;
     let facts = match &facts_file {
         Some(path) => read_facts(path)?,
-        None => crate::facts::gather(),
+        None => crate::facts::gather_here(std::path::Path::new("/"), None)?,
     };
     let result = mmc_predicate::eval(&parsed, &facts)
         .map_err(|e| located(&predicate, &e.message, &e.span))?;
@@ -91,7 +91,7 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<ExitCode, String> {
     })
 }
 
-fn read_facts(path: &Path) -> Result<Facts, String> {
+pub(crate) fn read_facts(path: &Path) -> Result<Facts, String> {
     let bytes = read_capped(path, MAX_FACTS_BYTES, "facts file", None)?;
     let is_json = path
         .extension()

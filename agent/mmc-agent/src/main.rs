@@ -1,32 +1,51 @@
-//! `mmc-agent`: runs on each Mac. Today it verifies signed bundles and evaluates conditions
-//! against facts; later it converges the machine to them. Exit status 0 on success, 1 for a
-//! false condition, 2 on any failure.
+//! `mmc-agent`: runs on each Mac. It verifies signed bundles and converges the Mac to them by
+//! Munki's rules; it also evaluates conditions and prints facts. Exit status 0 on success, 1 for
+//! failed items (`run`) or a false condition, 2 when it could not run.
 
 use std::process::ExitCode;
 
+mod apply;
 mod condition;
+mod daemon;
 mod facts;
+mod failpoint;
+mod installed;
+mod interactive;
+mod log;
+mod platform;
+mod report;
+mod run;
+mod script;
+mod settings;
+mod state;
+mod status;
 mod verify;
 
 const HELP: &str = "\
-mmc-agent - verifies signed mmc bundles on this Mac (and, later, applies them)
+mmc-agent - verifies signed mmc bundles and converges this Mac to them
 
 Usage: mmc-agent <COMMAND> [OPTIONS]
 
 Commands:
-  verify       Check a bundle's signature, expiry and contents without changing anything
-  condition    Evaluate a condition (Munki's NSPredicate format) against this machine's
-               facts or a facts file; prints true or false
-  facts        Print the facts this agent gathers on this machine, as JSON or a plist
+  run             Verify a bundle and converge this Mac to it (--check: only show the plan)
+  status          The last run: bundle, version, every item's result; is a run under way
+  interactive     List the bundle's items and apply the ones you pick (logged with your name)
+  log             `log flush` empties the log; `log pull` copies it to your Desktop
+  install-daemon  Install the LaunchDaemon that runs `mmc-agent run` every 30 minutes
+  verify          Check a bundle's signature, expiry and contents without changing anything
+  condition       Evaluate a condition (Munki's NSPredicate format) against this machine's
+                  facts or a facts file; prints true or false
+  facts           Print the facts this agent gathers on this machine, as JSON or a plist
 
 Options:
   -h, --help       Print this help (`mmc-agent COMMAND --help` for a command's own help)
   -V, --version    Print the version and the bundle format it understands
 
 Exit status:
-  0  success (`condition`: the condition is true)
-  1  `condition` only: the condition is false
-  2  any failure, bad usage included; the reason is printed to stderr as
+  0  success (`run`: converged; `condition`: the condition is true)
+  1  `run`: some items failed (the others were applied); `condition`: false
+  2  could not run: bad usage, a bundle that does not verify, a held lock, …; the
+     reason is printed to stderr as
      `mmc-agent: error: <reason>`
 ";
 
@@ -61,6 +80,11 @@ fn run() -> Result<ExitCode, String> {
         }
         Some(Value(command)) if command == "condition" => condition::run(parser),
         Some(Value(command)) if command == "facts" => facts::run(parser),
+        Some(Value(command)) if command == "run" => run::run(parser),
+        Some(Value(command)) if command == "interactive" => interactive::run(parser),
+        Some(Value(command)) if command == "status" => status::run(parser),
+        Some(Value(command)) if command == "log" => log::run(parser),
+        Some(Value(command)) if command == "install-daemon" => daemon::run(parser),
         Some(Value(command)) => Err(format!(
             "unknown command {:?} (try `mmc-agent --help`)",
             command.to_string_lossy()

@@ -204,12 +204,12 @@ pub(crate) fn read_capped(
 }
 
 /// A private temporary directory, removed with everything in it when dropped.
-struct Scratch {
-    path: PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) path: PathBuf,
 }
 
 impl Scratch {
-    fn create() -> Result<Scratch, String> {
+    pub(crate) fn create() -> Result<Scratch, String> {
         let base = std::env::temp_dir();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -329,7 +329,13 @@ fn usage_errors() {
         ),
         (
             "facts",
-            &["--format FORMAT", "hostname", "Not gathered yet", "arch"][..],
+            &[
+                "--format FORMAT",
+                "hostname",
+                "Not gathered",
+                "arch",
+                "--root DIR",
+            ][..],
         ),
     ] {
         let output = agent(&[command, "--help"], None);
@@ -340,7 +346,16 @@ fn usage_errors() {
         }
     }
     let help = stdout(&agent(&["--help"], None));
-    for command in ["  verify ", "  condition ", "  facts "] {
+    for command in [
+        "  run ",
+        "  status ",
+        "  interactive ",
+        "  log ",
+        "  install-daemon ",
+        "  verify ",
+        "  condition ",
+        "  facts ",
+    ] {
         assert!(help.contains(command), "{command:?} missing from: {help}");
     }
 }

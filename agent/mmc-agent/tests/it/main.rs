@@ -1,7 +1,9 @@
 //! Runs the real `mmc-agent` binary against bundles built and signed in a temporary directory,
 //! and (`condition`) against conditions and facts files.
 
+mod commands;
 mod condition;
+mod converge;
 
 use std::collections::BTreeMap;
 use std::fs;

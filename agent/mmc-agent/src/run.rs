@@ -1,0 +1,1117 @@
+//! `mmc-agent run`: lock, verify and stage the bundle, gather facts, resolve the manifest,
+//! decide, apply, report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use jiff::Timestamp;
+use mmc_bundle::{MAX_ARCHIVE_BYTES, MAX_ENVELOPE_BYTES, Statement, VerifyingKey};
+use mmc_config::{Config, Item, Pkginfo};
+use mmc_predicate::{FactValue, Facts};
+use serde::Serialize;
+
+use crate::apply::{Converger, Need, Op};
+use crate::installed::Probe;
+use crate::log::Log;
+use crate::platform::{Root, Runner, remove_durably, write_atomic};
+use crate::script::Scripts;
+use crate::settings::Settings;
+use crate::state::{Applied, Dirs, ItemState, PRIVATE, State};
+use crate::verify::{Scratch, read_capped};
+
+const HELP: &str = "\
+Converge this Mac to a signed bundle: verify it, gather facts, resolve the manifest, decide
+what each item needs by Munki's rules, and apply it (or, with --check, only say what it would do).
+
+Usage: mmc-agent run [--bundle PATH] [OPTIONS]
+
+Options:
+  --bundle PATH       The bundle (.tar.gz; its signature is PATH.sig). Default: the newest
+                      bundle that verifies in /Library/Application Support/mmc/incoming/
+  --trust PUBKEY      A PEM public key that may sign bundles; repeatable
+                      [default: the \"trust\" list in agent.json]
+  --check             Print the plan and change nothing: no file, log, state or report is
+                      written, and no condition script runs (facts from the last run's
+                      ConditionalItems.plist are used)
+  --only ITEM         Consider only this item (repeatable); its requires still come first
+  --manifest NAME     The primary manifest [default: agent.json's \"manifest\", else Munki's
+                      choice: hostname, short hostname, serial number, site_default]
+  --facts FILE        Read the facts from FILE (JSON, or a plist like Munki's
+                      ConditionalItems.plist) instead of gathering them
+  --packages DIR|URL  Where package payloads are: a directory or an https:// URL to which
+                      each item's installer_item_location is appended
+                      [default: agent.json's \"packages\"]
+  --now TIME          Judge expiry at TIME (RFC 3339) instead of the clock
+  --root DIR          Treat DIR as the Mac's / (a sandbox) [default: /]
+  --commands DIR      Run macOS tools and script interpreters from DIR when DIR has one of
+                      the same name (agent/fakes/ holds fakes that print macOS formats)
+  --format FORMAT     human (default) or json: one JSON object with every item and a
+                      summary {changed, unchanged, failed, skipped, planned}
+  -h, --help          Print this help
+
+Order: removals first, then installs in manifest order, each item's requires before it and
+its update_for items after it. An item whose requirement failed is skipped.
+
+Exit status:
+  0  converged (with --check: the plan was printed)
+  1  some items failed; the others were applied
+  2  could not run: bad arguments, no trusted key, a bundle that does not verify, is
+     expired or older than the last applied one, or another run holds the lock
+
+Example (a sandbox on Linux, with the fakes):
+  mmc-agent run --bundle build/bundles/stable-1763700000.tar.gz --trust build/dev.pub \\
+      --root /tmp/mac --commands agent/fakes --packages pkgs
+";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Human,
+    Json,
+}
+
+pub(crate) struct Options {
+    pub bundle: Option<PathBuf>,
+    pub trust: Vec<PathBuf>,
+    pub check: bool,
+    pub only: Vec<String>,
+    pub manifest: Option<String>,
+    pub facts: Option<PathBuf>,
+    pub packages: Option<String>,
+    pub now: Option<Timestamp>,
+    pub root: PathBuf,
+    pub commands: Option<PathBuf>,
+    pub format: Format,
+}
+
+pub(crate) fn run(mut parser: lexopt::Parser) -> Result<ExitCode, String> {
+    let Some(options) = parse(&mut parser)? else {
+        print!("{HELP}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let report = execute(&options, None)?;
+    print_report(&report, options.format);
+    Ok(exit_code(&report))
+}
+
+pub(crate) fn exit_code(report: &Report) -> ExitCode {
+    if report.summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| format!("{e} (try `mmc-agent run --help`)");
+    let mut o = Options {
+        bundle: None,
+        trust: Vec::new(),
+        check: false,
+        only: Vec::new(),
+        manifest: None,
+        facts: None,
+        packages: None,
+        now: None,
+        root: PathBuf::from("/"),
+        commands: None,
+        format: Format::Human,
+    };
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(None),
+            Long("bundle") => o.bundle = Some(PathBuf::from(text(parser)?)),
+            Long("trust") => o.trust.push(PathBuf::from(text(parser)?)),
+            Long("check") => o.check = true,
+            Long("only") => o.only.push(text(parser)?),
+            Long("manifest") => o.manifest = Some(text(parser)?),
+            Long("facts") => o.facts = Some(PathBuf::from(text(parser)?)),
+            Long("packages") => o.packages = Some(text(parser)?),
+            Long("root") => o.root = PathBuf::from(text(parser)?),
+            Long("commands") => o.commands = Some(PathBuf::from(text(parser)?)),
+            Long("now") => {
+                let text = text(parser)?;
+                o.now = Some(text.parse().map_err(|_| {
+                    format!("--now {text:?} is not an RFC 3339 time like 2026-11-21T05:31:00Z")
+                })?);
+            }
+            Long("format") => {
+                o.format = match text(parser)?.as_str() {
+                    "human" => Format::Human,
+                    "json" => Format::Json,
+                    other => {
+                        return Err(format!(
+                            "--format {other:?} is not a format; use human or json"
+                        ));
+                    }
+                }
+            }
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    if let Some(commands) = &o.commands
+        && !commands.is_dir()
+    {
+        return Err(format!(
+            "--commands {}: not a directory",
+            commands.display()
+        ));
+    }
+    Ok(Some(o))
+}
+
+fn text(parser: &mut lexopt::Parser) -> Result<String, String> {
+    let value = parser
+        .value()
+        .map_err(|e| format!("{e} (try `mmc-agent run --help`)"))?;
+    value
+        .into_string()
+        .map_err(|v| format!("{v:?} is not valid UTF-8"))
+}
+
+/// One item's line in the report.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ItemReport {
+    pub name: String,
+    pub kind: String,
+    /// `install` or `remove`.
+    pub action: &'static str,
+    /// Why the item is in the plan: the manifest list, or the item that requires it.
+    pub source: String,
+    /// `changed`, `unchanged`, `failed`, `skipped` or (with --check) `planned`.
+    pub result: &'static str,
+    /// The evidence behind the decision.
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Summary {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub planned: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct BundleReport {
+    pub name: String,
+    pub version: u64,
+    pub key_id: String,
+    pub expires: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Report {
+    /// `apply` or `check`.
+    pub mode: &'static str,
+    pub bundle: BundleReport,
+    pub manifest: String,
+    pub items: Vec<ItemReport>,
+    /// Configuration profiles: which are installed, and which an MDM must deliver.
+    pub profiles: Vec<ProfileReport>,
+    /// Conditions that could not be evaluated, and similar notes from resolution.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub summary: Summary,
+    #[serde(skip)]
+    pub started: Option<Timestamp>,
+    #[serde(skip)]
+    pub facts: Facts,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ProfileReport {
+    pub identifier: String,
+    /// `installed`, `missing` (an MDM must deliver it) or `unknown` (profiles could not be listed).
+    pub status: &'static str,
+}
+
+/// What an interactive run asks for instead of the manifest.
+pub(crate) struct Chosen {
+    pub items: Vec<String>,
+    pub who: String,
+}
+
+/// Runs the whole job. `chosen` replaces the manifest (interactive mode).
+pub(crate) fn execute(options: &Options, chosen: Option<&Chosen>) -> Result<Report, String> {
+    let root = Root::new(&options.root)?;
+    if root.dir() == Path::new("/") && !crate::platform::is_root() && !options.check {
+        return Err("run changes the Mac and needs root: use sudo, or --check to see the plan, or --root DIR for a sandbox".into());
+    }
+    let dirs = Dirs::new(&root);
+    let settings = Settings::load(&dirs)?;
+    let now = options.now.unwrap_or_else(Timestamp::now);
+
+    // One run at a time. A --check run only looks, so it takes the lock shared, and only when
+    // the agent has ever run (creating the lock file would be a write).
+    let _lock = lock(&dirs, options.check)?;
+    let mut log = if options.check {
+        Log::disabled()
+    } else {
+        Log::open(
+            &dirs,
+            settings
+                .log_max_bytes
+                .unwrap_or(crate::log::DEFAULT_MAX_BYTES),
+            settings.log_keep.unwrap_or(crate::log::DEFAULT_KEEP),
+        )
+    };
+    let result = converge(options, chosen, &root, &dirs, &settings, now, &mut log);
+    if let Err(e) = &result {
+        log.error(&format!("run stopped: {e}"));
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn converge(
+    options: &Options,
+    chosen: Option<&Chosen>,
+    root: &Root,
+    dirs: &Dirs,
+    settings: &Settings,
+    now: Timestamp,
+    log: &mut Log,
+) -> Result<Report, String> {
+    let started = Instant::now();
+    let trusted = trusted_keys(options, settings, root)?;
+    let (bundle_path, statement, archive) = pick_bundle(options, dirs, &trusted, now)?;
+    let mut state = State::load(dirs)?;
+    if let Some(last) = &state.last_applied
+        && statement.version < last.version
+    {
+        return Err(format!(
+            "{}: version {} is older than the last applied version {} (bundle {}); refusing to roll back",
+            bundle_path.display(),
+            statement.version,
+            last.version,
+            last.bundle
+        ));
+    }
+    match chosen {
+        Some(c) => log.info(&format!(
+            "interactive run by {}: {} (bundle {} version {})",
+            c.who,
+            c.items.join(", "),
+            statement.name,
+            statement.version
+        )),
+        None => log.info(&format!(
+            "run: bundle {} version {} (key {})",
+            statement.name, statement.version, statement.key_id
+        )),
+    }
+
+    // Stage: a real run keeps the verified files under bundles/; --check extracts to a
+    // temporary directory outside the Mac's root.
+    let scratch;
+    let bundle_dir_name = format!("{}-{}", statement.name, statement.version);
+    let bundle_dir = if options.check {
+        scratch = Scratch::create()?;
+        let dir = scratch.path.join("bundle");
+        mmc_bundle::extract(&archive, &dir)
+            .map_err(|e| format!("{}: {e}", bundle_path.display()))?;
+        dir
+    } else {
+        stage(&archive, dirs, &bundle_dir_name)
+            .map_err(|e| format!("{}: {e}", bundle_path.display()))?
+    };
+    let config_bytes = fs::read(bundle_dir.join("config.json"))
+        .map_err(|e| format!("the bundle has no config.json: {e}"))?;
+    let config = Config::from_json(&config_bytes)?;
+    let mut pkginfos = BTreeMap::new();
+    for (name, item) in &config.items {
+        if let Item::Package(m) | Item::Script(m) = item {
+            let bytes = fs::read(bundle_dir.join(&m.pkginfo))
+                .map_err(|e| format!("the bundle's {}: {e}", m.pkginfo))?;
+            let p = Pkginfo::from_plist(&bytes).map_err(|e| format!("{}: {e}", m.pkginfo))?;
+            pkginfos.insert(name.clone(), p);
+        }
+    }
+
+    let mut runner = Runner::new(
+        root,
+        &settings.tools,
+        options.commands.as_deref(),
+        options.now.map(|t| t.as_second()),
+    );
+    let timeout = Duration::from_secs(settings.script_timeout_secs.unwrap_or(600));
+    runner.timeout = timeout;
+    let scripts = Scripts {
+        runner: &runner,
+        scratch: if options.check {
+            std::env::temp_dir().join(format!("mmc-agent-check-{}", std::process::id()))
+        } else {
+            dirs.scratch()
+        },
+        timeout,
+    };
+    let probe = Probe::new(root, &runner, &scripts);
+
+    let facts = match &options.facts {
+        Some(path) => crate::condition::read_facts(path)?,
+        None => {
+            let admin = admin_facts(root, &scripts, options.check, log);
+            let munki_now = match options.now {
+                Some(t) => crate::facts::munki_now(SystemTime::from(t)),
+                None => crate::facts::munki_now(SystemTime::now()),
+            };
+            crate::facts::gather_mac(&runner, probe.apps(), admin, munki_now)
+        }
+    };
+
+    let manifest = primary_manifest(options, settings, &config, &facts)?;
+    let resolution = mmc_manifest::resolve(
+        &config.manifests,
+        &manifest,
+        &facts,
+        &config.bundle.track,
+        std::slice::from_ref(&config.bundle.track),
+    )
+    .map_err(|e| format!("manifest {manifest}: {e}"))?;
+    let notes: Vec<String> = resolution
+        .errors
+        .iter()
+        .map(|n| n.message.clone())
+        .collect();
+    for note in &notes {
+        log.warn(note);
+    }
+
+    let steps = match chosen {
+        Some(c) => plan_items(&config, &pkginfos, &c.items, "chosen interactively"),
+        None => plan(&config, &pkginfos, &resolution, &options.only),
+    };
+
+    let packages = options
+        .packages
+        .clone()
+        .or_else(|| settings.packages.clone());
+    let cache = dirs.cache();
+    let mut converger = Converger {
+        root,
+        runner: &runner,
+        scripts: &scripts,
+        probe,
+        config: &config,
+        bundle_dir: &bundle_dir,
+        pkginfos: &pkginfos,
+        facts: &facts,
+        packages,
+        cache,
+    };
+    let mut items = Vec::new();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    // Items installed or about to be, for update_for.
+    let mut present: BTreeSet<String> = BTreeSet::new();
+    for step in &steps {
+        let clock = Instant::now();
+        let kind = config.items.get(&step.name).map_or("unknown", Item::kind);
+        let mut report = ItemReport {
+            name: step.name.clone(),
+            kind: kind.to_owned(),
+            action: match step.op {
+                Op::Install => "install",
+                Op::Remove => "remove",
+            },
+            source: step.source.clone(),
+            result: "unchanged",
+            reason: String::new(),
+            error: None,
+            warnings: Vec::new(),
+            duration_ms: 0,
+        };
+        let blocked = step.requires.iter().find(|r| failed.contains(*r));
+        let waiting_on = step
+            .update_for
+            .as_ref()
+            .filter(|parent| !present.contains(*parent));
+        let need = if let Some(r) = blocked {
+            Ok(Need::Skip(format!("requires {r}, which failed")))
+        } else if let Some(parent) = waiting_on {
+            Ok(Need::Skip(format!(
+                "an update for {parent}, which is not installed"
+            )))
+        } else if step.only_if_present
+            && !converger
+                .pkginfo(&step.name)
+                .is_ok_and(|p| converger.probe.some_version_installed(p))
+        {
+            Ok(Need::Skip(
+                "managed_updates: no version is installed".into(),
+            ))
+        } else {
+            converger.assess(&step.name, step.op)
+        };
+        match need {
+            Err(e) => {
+                report.result = "failed";
+                report.error = Some(e);
+            }
+            Ok(Need::Skip(why)) => {
+                report.result = "skipped";
+                report.reason = why;
+            }
+            Ok(Need::Nothing(why)) => {
+                report.reason = why;
+                if step.op == Op::Install {
+                    present.insert(step.name.clone());
+                }
+            }
+            Ok(Need::Change(why)) if options.check => {
+                report.result = "planned";
+                report.reason = why;
+                if step.op == Op::Install {
+                    present.insert(step.name.clone());
+                }
+            }
+            Ok(Need::Change(why)) => {
+                log.info(&format!("{}: {} ({why})", step.name, report.action));
+                report.reason = why;
+                match converger.apply(&step.name, step.op, log) {
+                    Ok(warnings) => {
+                        report.result = "changed";
+                        for w in &warnings {
+                            log.warn(&format!("{}: {w}", step.name));
+                        }
+                        report.warnings = warnings;
+                        if step.op == Op::Install {
+                            present.insert(step.name.clone());
+                        }
+                    }
+                    Err(e) => {
+                        log.error(&format!("{}: {e}", step.name));
+                        report.result = "failed";
+                        report.error = Some(e);
+                    }
+                }
+            }
+        }
+        if report.result == "failed" {
+            failed.insert(step.name.clone());
+        }
+        report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        items.push(report);
+    }
+
+    let profiles = profile_report(&runner, &config);
+    let mut summary = Summary::default();
+    for item in &items {
+        match item.result {
+            "changed" => summary.changed += 1,
+            "failed" => summary.failed += 1,
+            "skipped" => summary.skipped += 1,
+            "planned" => summary.planned += 1,
+            _ => summary.unchanged += 1,
+        }
+    }
+    let report = Report {
+        mode: if options.check { "check" } else { "apply" },
+        bundle: BundleReport {
+            name: statement.name.clone(),
+            version: statement.version,
+            key_id: statement.key_id.clone(),
+            expires: statement.expires.clone(),
+        },
+        manifest: manifest.clone(),
+        items,
+        profiles,
+        notes,
+        summary,
+        started: Some(now),
+        facts,
+    };
+
+    if !options.check {
+        let at = Timestamp::now().to_string();
+        for item in &report.items {
+            state.items.insert(
+                item.name.clone(),
+                ItemState {
+                    result: item.result.to_owned(),
+                    version: pkginfos.get(&item.name).map(|p| p.version.clone()),
+                    at: at.clone(),
+                    duration_ms: item.duration_ms,
+                    error: item.error.clone(),
+                },
+            );
+        }
+        state.last_applied = Some(Applied {
+            bundle: statement.name.clone(),
+            version: statement.version,
+            dir: bundle_dir_name.clone(),
+            at: at.clone(),
+            manifest,
+            changed: report.summary.changed,
+            unchanged: report.summary.unchanged,
+            failed: report.summary.failed,
+        });
+        crate::failpoint::hit();
+        state.save(dirs)?;
+        write_reports(dirs, &report, &pkginfos)?;
+        prune_bundles(dirs, &bundle_dir_name);
+        let s = &report.summary;
+        log.info(&format!(
+            "done in {} ms: {} changed, {} unchanged, {} failed, {} skipped",
+            started.elapsed().as_millis(),
+            s.changed,
+            s.unchanged,
+            s.failed,
+            s.skipped
+        ));
+    }
+    Ok(report)
+}
+
+/// Holds the run lock until dropped.
+pub(crate) struct Lock {
+    _file: Option<fs::File>,
+}
+
+fn lock(dirs: &Dirs, check: bool) -> Result<Lock, String> {
+    let path = dirs.lock();
+    if check {
+        let Ok(file) = fs::File::open(&path) else {
+            return Ok(Lock { _file: None });
+        };
+        return match file.try_lock_shared() {
+            Ok(()) => Ok(Lock { _file: Some(file) }),
+            Err(_) => Err(held(&path)),
+        };
+    }
+    fs::create_dir_all(&dirs.base)
+        .map_err(|e| format!("cannot create {}: {e}", dirs.base.display()))?;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
+    if file.try_lock().is_err() {
+        return Err(held(&path));
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = writeln!(file, "{}\n{}", std::process::id(), Timestamp::now());
+    Ok(Lock { _file: Some(file) })
+}
+
+fn held(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let mut lines = text.lines();
+    match (lines.next(), lines.next()) {
+        (Some(pid), Some(since)) => format!(
+            "another mmc-agent run holds the lock (pid {pid}, since {since}); try again when it has finished"
+        ),
+        _ => "another mmc-agent run holds the lock; try again when it has finished".to_owned(),
+    }
+}
+
+fn trusted_keys(
+    options: &Options,
+    settings: &Settings,
+    root: &Root,
+) -> Result<Vec<VerifyingKey>, String> {
+    let paths: Vec<PathBuf> = if options.trust.is_empty() {
+        settings
+            .trust
+            .iter()
+            .map(|p| root.path(p))
+            .collect::<Result<_, _>>()?
+    } else {
+        options.trust.clone()
+    };
+    if paths.is_empty() {
+        return Err(
+            "no trusted keys: pass --trust PUBKEY, or list key files under \"trust\" in agent.json"
+                .into(),
+        );
+    }
+    paths
+        .iter()
+        .map(|path| {
+            let bytes = read_capped(path, 16 * 1024, "trusted key file", None)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("trusted key file {} is not text", path.display()))?;
+            mmc_bundle::parse_public_key(&text)
+                .map_err(|e| format!("trusted key file {}: {e}", path.display()))
+        })
+        .collect()
+}
+
+/// The bundle to apply and its verified statement: `--bundle`, or the newest bundle in
+/// `incoming/` that verifies.
+fn pick_bundle(
+    options: &Options,
+    dirs: &Dirs,
+    trusted: &[VerifyingKey],
+    now: Timestamp,
+) -> Result<(PathBuf, Statement, Vec<u8>), String> {
+    let candidates: Vec<PathBuf> = match &options.bundle {
+        Some(path) => vec![path.clone()],
+        None => {
+            let incoming = dirs.incoming();
+            let mut found: Vec<PathBuf> = fs::read_dir(&incoming)
+                .map_err(|e| {
+                    format!(
+                        "no --bundle given and {} cannot be read ({e})",
+                        incoming.display()
+                    )
+                })?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".tar.gz"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!(
+                    "no --bundle given and no bundle in {}",
+                    incoming.display()
+                ));
+            }
+            found
+        }
+    };
+    let mut best: Option<(PathBuf, Statement, Vec<u8>)> = None;
+    let mut errors = Vec::new();
+    for path in candidates {
+        match verify_one(&path, trusted, now) {
+            Ok((statement, archive)) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|(_, s, _)| statement.version > s.version)
+                {
+                    best = Some((path, statement, archive));
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    best.ok_or_else(|| errors.join("; "))
+}
+
+fn verify_one(
+    path: &Path,
+    trusted: &[VerifyingKey],
+    now: Timestamp,
+) -> Result<(Statement, Vec<u8>), String> {
+    let mut signature = path.as_os_str().to_owned();
+    signature.push(".sig");
+    let envelope = read_capped(
+        Path::new(&signature),
+        MAX_ENVELOPE_BYTES,
+        "signature envelope",
+        Some("it is expected next to the bundle, named BUNDLE.sig"),
+    )?;
+    let archive = read_capped(path, MAX_ARCHIVE_BYTES, "bundle", None)?;
+    let statement = mmc_bundle::verify(&envelope, &archive, trusted, now)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((statement, archive))
+}
+
+/// Extracts the verified archive to `bundles/NAME` through a staging directory.
+fn stage(archive: &[u8], dirs: &Dirs, name: &str) -> Result<PathBuf, String> {
+    let bundles = dirs.bundles();
+    fs::create_dir_all(&bundles)
+        .map_err(|e| format!("cannot create {}: {e}", bundles.display()))?;
+    let staging = bundles.join(format!(".staging-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    mmc_bundle::extract(archive, &staging).map_err(|e| e.to_string())?;
+    let target = bundles.join(name);
+    crate::failpoint::hit();
+    if target.exists() {
+        fs::remove_dir_all(&target)
+            .map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
+    }
+    fs::rename(&staging, &target).map_err(|e| format!("cannot move the bundle into place: {e}"))?;
+    crate::failpoint::hit();
+    Ok(target)
+}
+
+/// Removes staged bundles other than `keep` (and staging leftovers of killed runs).
+fn prune_bundles(dirs: &Dirs, keep: &str) {
+    let Ok(entries) = fs::read_dir(dirs.bundles()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name() != keep {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Munki's admin condition scripts: `/usr/local/munki/conditions/*` write
+/// `/Library/Managed Installs/ConditionalItems.plist`, which becomes facts. `--check` runs no
+/// script and reads what the last run left.
+pub(crate) fn admin_facts(root: &Root, scripts: &Scripts, check: bool, log: &mut Log) -> Facts {
+    let plist_path = root
+        .path("/Library/Managed Installs/ConditionalItems.plist")
+        .expect("absolute");
+    if !check {
+        let _ = remove_durably(&plist_path);
+        if let Ok(dir) = root.path("/usr/local/munki/conditions")
+            && let Ok(entries) = fs::read_dir(&dir)
+        {
+            let mut entries: Vec<_> = entries.flatten().collect();
+            entries.sort_by_key(fs::DirEntry::file_name);
+            for entry in entries {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || entry.path().is_dir() {
+                    continue;
+                }
+                if let Some(problem) = unsafe_script(&entry.path()) {
+                    log.error(&format!(
+                        "condition script {name}: {problem}; skipping execution"
+                    ));
+                    continue;
+                }
+                let Ok(text) = fs::read_to_string(entry.path()) else {
+                    log.error(&format!("condition script {name} is not readable text"));
+                    continue;
+                };
+                let mut limited = scripts.timeout;
+                if limited > Duration::from_secs(60) {
+                    limited = Duration::from_secs(60);
+                }
+                let run = Scripts {
+                    runner: scripts.runner,
+                    scratch: scripts.scratch.clone(),
+                    timeout: limited,
+                }
+                .run(&name, "condition", &text);
+                if run.status != 0 {
+                    log.warn(&format!("condition script {name}: {}", run.summary()));
+                }
+            }
+        }
+    }
+    let Ok(bytes) = fs::read(&plist_path) else {
+        return Facts::new();
+    };
+    match plist::Value::from_reader(std::io::Cursor::new(bytes)) {
+        Ok(plist::Value::Dictionary(d)) => d
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), crate::facts::fact_from_plist(v)?)))
+            .collect(),
+        _ => {
+            log.warn("ConditionalItems.plist is not a dictionary; no admin facts");
+            Facts::new()
+        }
+    }
+}
+
+/// Munki runs a condition script only if root owns it, it is executable and nobody else may
+/// write it.
+fn unsafe_script(path: &Path) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::metadata(path).ok()?;
+    let mode = meta.permissions().mode();
+    if mode & 0o111 == 0 {
+        return Some("not executable".into());
+    }
+    if mode & 0o002 != 0 {
+        return Some("writable by everyone".into());
+    }
+    if crate::platform::is_root() && meta.uid() != 0 {
+        return Some(format!("owned by uid {}, not root", meta.uid()));
+    }
+    None
+}
+
+fn primary_manifest(
+    options: &Options,
+    settings: &Settings,
+    config: &Config,
+    facts: &Facts,
+) -> Result<String, String> {
+    if let Some(name) = options.manifest.as_ref().or(settings.manifest.as_ref()) {
+        return if config.manifests.contains_key(name) {
+            Ok(name.clone())
+        } else {
+            Err(format!(
+                "manifest {name} is not in the bundle (it has: {})",
+                config
+                    .manifests
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+    }
+    let fact = |key: &str| match facts.get(key) {
+        Some(FactValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let hostname = fact("hostname");
+    let short = hostname
+        .as_ref()
+        .and_then(|h| h.split('.').next().map(str::to_owned));
+    let candidates = [
+        hostname,
+        short,
+        fact("serial_number"),
+        Some("site_default".to_owned()),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|c| config.manifests.contains_key(c))
+        .ok_or_else(|| {
+            "no primary manifest: none named after this Mac and no site_default; pass --manifest NAME".to_owned()
+        })
+}
+
+/// One step of the plan.
+#[derive(Clone, Debug)]
+pub(crate) struct Step {
+    pub name: String,
+    pub op: Op,
+    pub source: String,
+    pub requires: Vec<String>,
+    /// Set for items pulled in by `update_for`: the item they update.
+    pub update_for: Option<String>,
+    /// `managed_updates`: only when some version is installed.
+    pub only_if_present: bool,
+}
+
+/// Munki's order: removals, then installs and updates in manifest order, each item's
+/// requirements first and its updates after.
+pub(crate) fn plan(
+    config: &Config,
+    pkginfos: &BTreeMap<String, Pkginfo>,
+    resolution: &mmc_manifest::Resolution,
+    only: &[String],
+) -> Vec<Step> {
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let mut planner = Planner {
+        config,
+        pkginfos,
+        steps: Vec::new(),
+        seen: BTreeSet::new(),
+    };
+    let installs: BTreeSet<String> = ["managed_installs", "managed_updates"]
+        .iter()
+        .flat_map(|key| resolution.names(key))
+        .map(|n| mmc_manifest::base_name(n).to_owned())
+        .collect();
+    for name in resolution.names("managed_uninstalls") {
+        let base = mmc_manifest::base_name(name);
+        if installs.contains(base) || !config.items.contains_key(base) || !wanted(base) {
+            continue;
+        }
+        if planner.seen.insert(format!("remove {base}")) {
+            planner.steps.push(Step {
+                name: base.to_owned(),
+                op: Op::Remove,
+                source: "managed_uninstalls".into(),
+                requires: Vec::new(),
+                update_for: None,
+                only_if_present: false,
+            });
+        }
+    }
+    for key in ["managed_installs", "managed_updates"] {
+        for name in resolution.names(key) {
+            let base = mmc_manifest::base_name(name);
+            if wanted(base) {
+                planner.install(base, key, None, key == "managed_updates", &mut Vec::new());
+            }
+        }
+    }
+    planner.steps
+}
+
+/// Items chosen by name (interactive mode), with their requirements.
+fn plan_items(
+    config: &Config,
+    pkginfos: &BTreeMap<String, Pkginfo>,
+    names: &[String],
+    source: &str,
+) -> Vec<Step> {
+    let mut planner = Planner {
+        config,
+        pkginfos,
+        steps: Vec::new(),
+        seen: BTreeSet::new(),
+    };
+    for name in names {
+        planner.install(name, source, None, false, &mut Vec::new());
+    }
+    planner.steps
+}
+
+struct Planner<'a> {
+    config: &'a Config,
+    pkginfos: &'a BTreeMap<String, Pkginfo>,
+    steps: Vec<Step>,
+    seen: BTreeSet<String>,
+}
+
+impl Planner<'_> {
+    fn install(
+        &mut self,
+        name: &str,
+        source: &str,
+        update_for: Option<&str>,
+        only_if_present: bool,
+        stack: &mut Vec<String>,
+    ) {
+        if self.seen.contains(&format!("install {name}")) || stack.iter().any(|s| s == name) {
+            return;
+        }
+        stack.push(name.to_owned());
+        let requires: Vec<String> = self
+            .pkginfos
+            .get(name)
+            .map(|p| {
+                p.requires
+                    .iter()
+                    .map(|r| mmc_manifest::base_name(r).to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for r in &requires {
+            self.install(r, &format!("required by {name}"), None, false, stack);
+        }
+        self.seen.insert(format!("install {name}"));
+        self.steps.push(Step {
+            name: name.to_owned(),
+            op: Op::Install,
+            source: source.to_owned(),
+            requires,
+            update_for: update_for.map(str::to_owned),
+            only_if_present,
+        });
+        if self.config.items.contains_key(name) {
+            let updates: Vec<String> = self
+                .pkginfos
+                .iter()
+                .filter(|(_, p)| {
+                    p.update_for
+                        .iter()
+                        .any(|u| mmc_manifest::base_name(u) == name)
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            for u in updates {
+                self.install(&u, &format!("update for {name}"), Some(name), false, stack);
+            }
+        }
+        stack.pop();
+    }
+}
+
+/// Which of the bundle's profiles are installed (identifier listed by `profiles`). Installing
+/// them needs an MDM or the user on macOS 11 and later, so the agent only reports.
+fn profile_report(runner: &Runner, config: &Config) -> Vec<ProfileReport> {
+    if config.profiles.is_empty() {
+        return Vec::new();
+    }
+    let installed: Option<BTreeSet<String>> = runner
+        .tool("profiles", &["-C", "-o", "stdout-xml"])
+        .ok()
+        .filter(|o| o.success())
+        .and_then(|o| crate::facts::first_plist(&o.stdout))
+        .map(|v| {
+            let mut ids = BTreeSet::new();
+            if let Some(d) = v.as_dictionary() {
+                for list in d.values().filter_map(plist::Value::as_array) {
+                    for p in list.iter().filter_map(plist::Value::as_dictionary) {
+                        if let Some(id) =
+                            p.get("ProfileIdentifier").and_then(plist::Value::as_string)
+                        {
+                            ids.insert(id.to_owned());
+                        }
+                    }
+                }
+            }
+            ids
+        });
+    config
+        .profiles
+        .keys()
+        .map(|id| ProfileReport {
+            identifier: id.clone(),
+            status: match &installed {
+                None => "unknown",
+                Some(ids) if ids.contains(id) => "installed",
+                Some(_) => "missing",
+            },
+        })
+        .collect()
+}
+
+fn write_reports(
+    dirs: &Dirs,
+    report: &Report,
+    pkginfos: &BTreeMap<String, Pkginfo>,
+) -> Result<(), String> {
+    let reports = dirs.reports();
+    let mut json = serde_json::to_vec_pretty(report).expect("report serializes");
+    json.push(b'\n');
+    write_atomic(&reports.join("report.json"), &json, PRIVATE)
+        .map_err(|e| format!("cannot write the report: {e}"))?;
+    let plist = crate::report::managed_install_report(report, pkginfos);
+    let mut bytes = Vec::new();
+    plist
+        .to_writer_xml(&mut bytes)
+        .map_err(|e| format!("cannot encode the report: {e}"))?;
+    write_atomic(&reports.join("ManagedInstallReport.plist"), &bytes, PRIVATE)
+        .map_err(|e| format!("cannot write the report: {e}"))
+}
+
+pub(crate) fn print_report(report: &Report, format: Format) {
+    match format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(report).expect("report serializes");
+            println!("{text}");
+        }
+        Format::Human => print!("{}", crate::report::human(report)),
+    }
+}
+
+/// The items of the bundle a run would use, with their kinds and descriptions (for
+/// `mmc-agent interactive`).
+pub(crate) fn list_items(options: &Options) -> Result<Vec<(String, String, String)>, String> {
+    let root = Root::new(&options.root)?;
+    let dirs = Dirs::new(&root);
+    let settings = Settings::load(&dirs)?;
+    let trusted = trusted_keys(options, &settings, &root)?;
+    let now = options.now.unwrap_or_else(Timestamp::now);
+    let (path, _, archive) = pick_bundle(options, &dirs, &trusted, now)?;
+    let scratch = Scratch::create()?;
+    let dir = scratch.path.join("bundle");
+    mmc_bundle::extract(&archive, &dir).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = Config::from_json(
+        &fs::read(dir.join("config.json"))
+            .map_err(|e| format!("the bundle has no config.json: {e}"))?,
+    )?;
+    let mut items = Vec::new();
+    for (name, item) in &config.items {
+        let description = match item {
+            Item::Package(m) | Item::Script(m) => fs::read(dir.join(&m.pkginfo))
+                .ok()
+                .and_then(|b| Pkginfo::from_plist(&b).ok())
+                .and_then(|p| p.display_name)
+                .unwrap_or_default(),
+            other => other
+                .meta()
+                .and_then(|m| m.display_name.clone().or_else(|| m.description.clone()))
+                .unwrap_or_default(),
+        };
+        items.push((name.clone(), item.kind().to_owned(), description));
+    }
+    Ok(items)
+}

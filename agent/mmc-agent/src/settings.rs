@@ -1,0 +1,61 @@
+//! The installed agent's own settings: `/Library/Application Support/mmc/agent.json`, written
+//! by the package that installs the agent. Command-line flags override each of them.
+//!
+//! ```json
+//! {
+//!   "trust": ["/Library/Application Support/mmc/keys/ci-2026.pem"],
+//!   "packages": "https://munki.example.com/repo/pkgs",
+//!   "manifest": "site_default",
+//!   "tools": { "installer": "/usr/sbin/installer" },
+//!   "script_timeout_secs": 600,
+//!   "log_max_bytes": 1048576,
+//!   "log_keep": 4
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::state::Dirs;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// PEM public keys that may sign bundles (paths on the Mac).
+    #[serde(default)]
+    pub trust: Vec<String>,
+    /// Where package payloads come from: a directory on the Mac, or an `https://` (or
+    /// `file://`) URL, to which each item's `installer_item_location` is appended.
+    #[serde(default)]
+    pub packages: Option<String>,
+    /// The primary manifest. Default: Munki's choice among the bundle's manifests (the
+    /// hostname, the short hostname, the serial number, then `site_default`).
+    #[serde(default)]
+    pub manifest: Option<String>,
+    /// Paths of macOS tools by name (`installer`, `pkgutil`, …), replacing the defaults.
+    #[serde(default)]
+    pub tools: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    pub script_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub log_max_bytes: Option<u64>,
+    #[serde(default)]
+    pub log_keep: Option<u32>,
+}
+
+impl Settings {
+    /// Reads the settings; a missing file means defaults.
+    pub fn load(dirs: &Dirs) -> Result<Settings, String> {
+        let path = dirs.settings();
+        match fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
