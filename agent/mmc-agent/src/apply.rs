@@ -481,6 +481,35 @@ impl Converger<'_> {
         Ok(warnings)
     }
 
+    /// `installer -verboseR -pkg PKG -target /`, its progress lines logged.
+    fn installer(&self, p: &Pkginfo, pkg: &Path, log: &mut Log) -> Result<(), String> {
+        let mut args: Vec<String> = vec![
+            "-verboseR".into(),
+            "-pkg".into(),
+            pkg.display().to_string(),
+            "-target".into(),
+            "/".into(),
+        ];
+        if p.allow_untrusted == Some(true) {
+            args.push("-allowUntrusted".into());
+        }
+        let out = self.runner.tool("installer", &args)?;
+        for line in out
+            .stdout_text()
+            .lines()
+            .filter(|l| l.starts_with("installer:") && !l.starts_with("installer:%"))
+        {
+            log.info(&format!("{}: {line}", p.name));
+        }
+        if out.success() {
+            return Ok(());
+        }
+        for line in String::from_utf8_lossy(&out.stderr).lines() {
+            log.error(&format!("{}: {line}", p.name));
+        }
+        Err(format!("installer failed: {}", out.failure()))
+    }
+
     /// After an install, Munki's rules should say "installed"; if not, the next run would
     /// install again, so say why now.
     fn verify_installed(&mut self, p: &Pkginfo, warnings: &mut Vec<String>) {
@@ -514,6 +543,24 @@ impl Converger<'_> {
                     "uninstall_method is uninstall_script, but there is no uninstall_script",
                 )?;
                 self.run_script(&p, "uninstall_script", Some(script), log, true)?;
+            }
+            Some("uninstall_package") => {
+                let pkg = self.fetch(
+                    &p,
+                    (
+                        "uninstaller_item_location",
+                        p.uninstaller_item_location.as_deref(),
+                    ),
+                    ("uninstaller_item_hash", p.uninstaller_item_hash.as_deref()),
+                    log,
+                )?;
+                self.installer(&p, &pkg, log)?;
+            }
+            Some("remove_copied_items") => {
+                let items = p.items_to_copy.as_deref().unwrap_or_default();
+                for removed in remove_copied_items(self.root, items)? {
+                    log.info(&format!("{name}: removed {removed}"));
+                }
             }
             Some(path) if path.starts_with('/') => {
                 let program = self.root.path(path)?;
@@ -631,18 +678,35 @@ impl Converger<'_> {
     /// The package's payload in the cache, fetched if need be, with its SHA-256 checked before
     /// anything runs it.
     fn payload(&self, p: &Pkginfo, log: &mut Log) -> Result<PathBuf, String> {
-        let location = p
-            .installer_item_location
-            .as_deref()
-            .ok_or("the package has no installer_item_location")?;
-        let wanted = p
-            .installer_item_hash
-            .as_deref()
-            .ok_or("the package has no installer_item_hash; mmc-agent installs only payloads it can check")?
+        self.fetch(
+            p,
+            (
+                "installer_item_location",
+                p.installer_item_location.as_deref(),
+            ),
+            ("installer_item_hash", p.installer_item_hash.as_deref()),
+            log,
+        )
+    }
+
+    /// A payload named by a pkginfo's location and hash keys, from the cache or the package
+    /// source, checked by SHA-256.
+    fn fetch(
+        &self,
+        p: &Pkginfo,
+        (location_key, location): (&str, Option<&str>),
+        (hash_key, hash): (&str, Option<&str>),
+        log: &mut Log,
+    ) -> Result<PathBuf, String> {
+        let location = location.ok_or_else(|| format!("the item has no {location_key}"))?;
+        let wanted = hash
+            .ok_or_else(|| {
+                format!("the item has no {hash_key}; mmc-agent runs only payloads it can check")
+            })?
             .to_ascii_lowercase();
         if location.split('/').any(|c| c == ".." || c.is_empty()) {
             return Err(format!(
-                "installer_item_location {location:?} is not a plain relative path"
+                "{location_key} {location:?} is not a plain relative path"
             ));
         }
         let file_name = location.rsplit('/').next().unwrap_or(location);
@@ -705,6 +769,53 @@ impl Converger<'_> {
         )
         .map_err(|e| format!("cannot cache {}: {e}", cached.display()))?;
         Ok(cached)
+    }
+}
+
+/// Munki's `remove_copied_items`: each `items_to_copy` entry's copy,
+/// `destination_path/destination_item` (default: the source item's name), is removed, whole if
+/// it is a bundle. Returns the Mac paths removed; missing ones are skipped.
+fn remove_copied_items(root: &Root, items: &[plist::Dictionary]) -> Result<Vec<String>, String> {
+    let mut removed = Vec::new();
+    for entry in items {
+        let text = |key: &str| entry.get(key).and_then(plist::Value::as_string);
+        let destination =
+            text("destination_path").ok_or("an items_to_copy entry has no destination_path")?;
+        let item = text("destination_item")
+            .or_else(|| text("source_item").map(|s| s.rsplit('/').next().unwrap_or(s)))
+            .filter(|i| !i.is_empty() && *i != "." && *i != ".." && !i.contains('/'))
+            .ok_or("an items_to_copy entry has no usable source_item or destination_item")?;
+        let mac_path = format!("{}/{item}", destination.trim_end_matches('/'));
+        if system_location(&mac_path) {
+            return Err(format!("refusing to remove {mac_path}, a system location"));
+        }
+        let path = root.path(&mac_path)?;
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        }
+        .map_err(|e| format!("cannot remove {mac_path}: {e}"))?;
+        removed.push(mac_path);
+    }
+    Ok(removed)
+}
+
+/// Where a copied item can never be: `/` itself, a top-level folder, anything in `/System`,
+/// or a folder directly inside `/Library`, `/usr`, `/private`, `/etc` or `/var`.
+fn system_location(mac_path: &str) -> bool {
+    let parts: Vec<&str> = mac_path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [] | [_] => true,
+        ["System", ..] => true,
+        [top, _] => [
+            "Library", "usr", "private", "etc", "var", "bin", "sbin", "opt",
+        ]
+        .contains(top),
+        _ => false,
     }
 }
 
@@ -861,6 +972,58 @@ mod tests {
             percent_encode("apps/Visual Studio Code-1.0.pkg"),
             "apps/Visual%20Studio%20Code-1.0.pkg"
         );
+    }
+
+    #[test]
+    fn remove_copied_items_removes_each_copy_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        fs::create_dir_all(dir.path().join("Applications/Foo.app/Contents")).unwrap();
+        fs::write(
+            dir.path().join("Applications/Foo.app/Contents/Info.plist"),
+            "x",
+        )
+        .unwrap();
+        fs::create_dir_all(dir.path().join("usr/local/share")).unwrap();
+        fs::write(dir.path().join("usr/local/share/foo.conf"), "x").unwrap();
+        let entry = |pairs: &[(&str, &str)]| -> plist::Dictionary {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), plist::Value::from(*v)))
+                .collect()
+        };
+        let items = vec![
+            entry(&[
+                ("source_item", "Foo.app"),
+                ("destination_path", "/Applications"),
+            ]),
+            entry(&[
+                ("source_item", "conf/foo-default.conf"),
+                ("destination_path", "/usr/local/share/"),
+                ("destination_item", "foo.conf"),
+            ]),
+            entry(&[
+                ("source_item", "Gone.app"),
+                ("destination_path", "/Applications"),
+            ]),
+        ];
+        let removed = remove_copied_items(&root, &items).unwrap();
+        assert_eq!(
+            removed,
+            ["/Applications/Foo.app", "/usr/local/share/foo.conf"]
+        );
+        assert!(!dir.path().join("Applications/Foo.app").exists());
+        assert!(dir.path().join("Applications").exists());
+        let bad = vec![entry(&[
+            ("source_item", ".."),
+            ("destination_path", "/Applications"),
+        ])];
+        assert!(remove_copied_items(&root, &bad).is_err());
+        let top = vec![entry(&[
+            ("source_item", "Applications"),
+            ("destination_path", "/"),
+        ])];
+        assert!(remove_copied_items(&root, &top).is_err());
     }
 
     #[test]

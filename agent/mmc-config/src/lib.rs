@@ -267,6 +267,13 @@ pub struct Pkginfo {
     #[serde(default)]
     pub uninstall_method: Option<String>,
     #[serde(default)]
+    pub uninstaller_item_location: Option<String>,
+    #[serde(default)]
+    pub uninstaller_item_hash: Option<String>,
+    /// What a `copy_from_dmg` install copied, which `remove_copied_items` removes.
+    #[serde(default)]
+    pub items_to_copy: Option<Vec<plist::Dictionary>>,
+    #[serde(default)]
     pub uninstallable: Option<bool>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub requires: Vec<String>,
