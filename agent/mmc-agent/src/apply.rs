@@ -441,33 +441,7 @@ impl Converger<'_> {
             log,
             true,
         )?;
-        let mut args: Vec<String> = vec![
-            "-verboseR".into(),
-            "-pkg".into(),
-            payload.display().to_string(),
-            "-target".into(),
-            "/".into(),
-        ];
-        if p.allow_untrusted == Some(true) {
-            args.push("-allowUntrusted".into());
-        }
-        let out = self.runner.tool("installer", &args)?;
-        for line in out
-            .stdout_text()
-            .lines()
-            .filter(|l| l.starts_with("installer:"))
-        {
-            if !line.starts_with("installer:%") {
-                log.info(&format!("{name}: {line}"));
-            }
-        }
-        if !out.success() {
-            let text = String::from_utf8_lossy(&out.stderr);
-            for line in text.lines() {
-                log.error(&format!("{name}: {line}"));
-            }
-            return Err(format!("installer failed: {}", out.failure()));
-        }
+        self.installer(&p, &payload, log)?;
         if let Err(e) = self.run_script(
             &p,
             "postinstall_script",

@@ -95,15 +95,7 @@ impl<'a> Probe<'a> {
             return decide(State::NotInstalled, "OnDemand: installs every time");
         }
         if let Some(script) = &p.installcheck_script {
-            let run = self.scripts.run(&p.name, "installcheck_script", script);
-            return if run.status == 0 {
-                decide(State::NotInstalled, "installcheck_script exited 0")
-            } else {
-                decide(
-                    State::Installed,
-                    format!("installcheck_script exited {}", run.status),
-                )
-            };
+            return self.installcheck(p, script);
         }
         if let Some(script) = &p.version_script {
             let run = self.scripts.run(&p.name, "version_script", script);
@@ -207,6 +199,20 @@ impl<'a> Probe<'a> {
         )
     }
 
+    /// An `installcheck_script`'s verdict: exit 0 means install; anything else, even a script
+    /// that cannot run, means installed.
+    fn installcheck(&self, p: &Pkginfo, script: &str) -> Decision {
+        let run = self.scripts.run(&p.name, "installcheck_script", script);
+        if run.status == 0 {
+            decide(State::NotInstalled, "installcheck_script exited 0")
+        } else {
+            decide(
+                State::Installed,
+                format!("installcheck_script exited {}", run.status),
+            )
+        }
+    }
+
     /// Munki's `someVersionInstalled`, which decides whether a `managed_updates` item applies.
     pub fn some_version_installed(&self, p: &Pkginfo) -> bool {
         if p.on_demand == Some(true) {
@@ -265,15 +271,7 @@ impl<'a> Probe<'a> {
             };
         }
         if let Some(script) = &p.installcheck_script {
-            let run = self.scripts.run(&p.name, "installcheck_script", script);
-            return if run.status == 0 {
-                decide(State::NotInstalled, "installcheck_script exited 0")
-            } else {
-                decide(
-                    State::Installed,
-                    format!("installcheck_script exited {}", run.status),
-                )
-            };
+            return self.installcheck(p, script);
         }
         if let Some(script) = &p.version_script {
             let run = self.scripts.run(&p.name, "version_script", script);
