@@ -4,6 +4,7 @@
 mod commands;
 mod condition;
 mod converge;
+mod scenarios;
 mod versions;
 
 use std::collections::BTreeMap;
