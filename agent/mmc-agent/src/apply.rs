@@ -139,12 +139,10 @@ impl Converger<'_> {
             (Item::Launchd(l), Op::Install) => {
                 let wanted = self.bundle_file(&l.plist)?;
                 let path = self.root.path(&l.path())?;
-                let on_disk = fs::read(&path).ok();
-                if on_disk.as_deref() != Some(wanted.as_slice()) {
-                    return Ok(Need::Change(match on_disk {
-                        None => format!("{} is missing", l.path()),
-                        Some(_) => format!("{} differs", l.path()),
-                    }));
+                // launchd refuses a job plist that others may write: mode and owner count.
+                if let Need::Change(why) = file_need(&path, &l.path(), &wanted, 0o644, Some((0, 0)))
+                {
+                    return Ok(Need::Change(why));
                 }
                 if !self.job_loaded(&l.label)? {
                     return Ok(Need::Change(format!("{} is not loaded", l.label)));
@@ -205,7 +203,10 @@ impl Converger<'_> {
                 let wanted = self.bundle_file(&l.plist)?;
                 let mac_path = l.path();
                 let path = self.root.path(&mac_path)?;
-                if fs::read(&path).ok().as_deref() != Some(wanted.as_slice()) {
+                if matches!(
+                    file_need(&path, &mac_path, &wanted, 0o644, Some((0, 0))),
+                    Need::Change(_)
+                ) {
                     if self.job_loaded(&l.label)? {
                         self.launchctl(&["bootout", &format!("system/{}", l.label)], &[113])?;
                     }
@@ -500,8 +501,11 @@ impl Converger<'_> {
     fn remove_munki(&mut self, name: &str, log: &mut Log) -> Result<Vec<String>, String> {
         let p = self.pkginfo(name)?.clone();
         let mut warnings = Vec::new();
-        if p.uninstallable == Some(false) {
-            return Err("the item is not uninstallable (uninstallable: false)".into());
+        if p.uninstallable != Some(true) {
+            return Err(
+                "the item is not marked uninstallable: true, so it is not removed (as in Munki)"
+                    .into(),
+            );
         }
         self.run_script(
             &p,
@@ -580,17 +584,16 @@ impl Converger<'_> {
             .filter(|id| !shared.contains(*id) && installed.contains_key(*id))
             .map(str::to_owned)
             .collect();
+        // Like Munki, a path another installed package lists stays.
+        let mut kept: BTreeSet<String> = BTreeSet::new();
+        for other in installed.keys().filter(|k| !ids.contains(k)) {
+            kept.extend(self.package_files(other)?);
+        }
         for id in ids {
-            let out = self.runner.tool("pkgutil", &["--files", &id])?;
-            if !out.success() {
-                return Err(format!("pkgutil --files {id}: {}", out.failure()));
-            }
-            let mut paths: Vec<String> = out
-                .stdout_text()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(|l| format!("/{}", l.trim_start_matches('/')))
+            let mut paths: Vec<String> = self
+                .package_files(&id)?
+                .into_iter()
+                .filter(|p| !kept.contains(p))
                 .collect();
             // Deepest first, so directories are empty by the time they come up.
             paths.sort_by(|a, b| b.cmp(a));
@@ -601,7 +604,8 @@ impl Converger<'_> {
                     continue;
                 };
                 if meta.is_dir() {
-                    if !protected(mac_path) && fs::remove_dir(&path).is_ok() {
+                    // Emptied directories go too, except the system's own.
+                    if !keep_directory(mac_path) && fs::remove_dir(&path).is_ok() {
                         removed += 1;
                     }
                 } else if remove_durably(&path).is_ok() {
@@ -616,6 +620,21 @@ impl Converger<'_> {
         }
         self.probe.refresh();
         Ok(())
+    }
+
+    /// The Mac paths a package's receipt lists (`pkgutil --files`).
+    fn package_files(&self, id: &str) -> Result<Vec<String>, String> {
+        let out = self.runner.tool("pkgutil", &["--files", id])?;
+        if !out.success() {
+            return Err(format!("pkgutil --files {id}: {}", out.failure()));
+        }
+        Ok(out
+            .stdout_text()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("/{}", l.trim_start_matches('/')))
+            .collect())
     }
 
     /// Runs one of an item's scripts if it has it. A non-zero exit is an error.
@@ -794,12 +813,18 @@ fn system_location(mac_path: &str) -> bool {
 }
 
 /// Paths `removepackages` never removes, even when empty.
-fn protected(mac_path: &str) -> bool {
-    let depth = mac_path.trim_matches('/').split('/').count();
-    depth < 3
-        || mac_path.starts_with("/System")
-        || mac_path.starts_with("/usr/local/bin")
-        || mac_path.starts_with("/Library/LaunchDaemons")
+fn keep_directory(mac_path: &str) -> bool {
+    const SHARED: [&str; 8] = [
+        "/Applications/Utilities",
+        "/usr/local/bin",
+        "/usr/local/etc",
+        "/usr/local/include",
+        "/usr/local/lib",
+        "/usr/local/libexec",
+        "/usr/local/sbin",
+        "/usr/local/share",
+    ];
+    system_location(mac_path) || SHARED.contains(&mac_path.trim_end_matches('/'))
 }
 
 fn file_need(
@@ -813,7 +838,7 @@ fn file_need(
         return Need::Change(format!("{mac_path} is missing"));
     };
     if !meta.is_file() {
-        return Need::Change("not a regular file".into());
+        return Need::Change(format!("{mac_path} is not a regular file"));
     }
     let same_content = fs::File::open(path)
         .and_then(|mut f| {
@@ -822,17 +847,17 @@ fn file_need(
         })
         .is_ok_and(|bytes| bytes == content);
     if !same_content {
-        return Need::Change("content differs".into());
+        return Need::Change(format!("{mac_path} differs"));
     }
     let have = meta.permissions().mode() & 0o7777;
     if have != mode {
-        return Need::Change(format!("mode is {have:04o}, wants {mode:04o}"));
+        return Need::Change(format!("{mac_path} has mode {have:04o}, wants {mode:04o}"));
     }
     if let (Some((uid, gid)), true) = (owner, is_root())
         && (meta.uid(), meta.gid()) != (uid, gid)
     {
         return Need::Change(format!(
-            "owner is {}:{}, wants {uid}:{gid}",
+            "{mac_path} is owned by {}:{}, wants {uid}:{gid}",
             meta.uid(),
             meta.gid()
         ));
@@ -890,6 +915,9 @@ fn set_preferences(
         value.to_writer_xml(&mut bytes)
     }
     .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
+    if let Some((uid, gid)) = owner.filter(|(uid, _)| *uid != 0) {
+        create_user_dirs(path, uid, gid)?;
+    }
     write_atomic(path, &bytes, FileSpec { mode: 0o644, owner })
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let (back, _) =
@@ -903,6 +931,30 @@ fn set_preferences(
     } else {
         Err(format!("{} does not read back as written", path.display()))
     }
+}
+
+/// Creates the missing folders above a user's preferences file as that user's (mode 0700), so
+/// the user can still write their own preferences.
+fn create_user_dirs(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    let mut missing = Vec::new();
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.exists() {
+            break;
+        }
+        missing.push(d);
+        dir = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        fs::create_dir(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot set the mode of {}: {e}", d.display()))?;
+        if is_root() {
+            std::os::unix::fs::chown(d, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot give {} to uid {uid}: {e}", d.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn sha256_file(path: &Path) -> Option<String> {
@@ -1001,11 +1053,15 @@ mod tests {
     }
 
     #[test]
-    fn removepackages_keeps_top_level_directories() {
-        assert!(protected("/Applications"));
-        assert!(protected("/usr/local"));
-        assert!(protected("/usr/local/bin/tool"));
-        assert!(!protected("/Applications/Foo.app/Contents"));
+    fn removepackages_keeps_system_directories() {
+        assert!(keep_directory("/Applications"));
+        assert!(keep_directory("/usr/local"));
+        assert!(keep_directory("/usr/local/bin"));
+        assert!(keep_directory("/Library/LaunchDaemons"));
+        assert!(keep_directory("/System/Library/Extensions"));
+        assert!(!keep_directory("/Applications/Foo.app"));
+        assert!(!keep_directory("/Applications/Foo.app/Contents"));
+        assert!(!keep_directory("/usr/local/foo"));
     }
 
     #[test]
@@ -1053,7 +1109,7 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
             file_need(&path, "/f", b"x", 0o644, None),
-            Need::Change("mode is 0600, wants 0644".into())
+            Need::Change("/f has mode 0600, wants 0644".into())
         );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
@@ -1062,7 +1118,7 @@ mod tests {
         ));
         assert_eq!(
             file_need(&path, "/f", b"y", 0o644, None),
-            Need::Change("content differs".into())
+            Need::Change("/f differs".into())
         );
     }
 }

@@ -171,7 +171,7 @@ impl Runner {
             tools: map,
             substitutes,
             env,
-            timeout: Duration::from_secs(600),
+            timeout: Duration::from_secs(2 * 60 * 60),
         }
     }
 

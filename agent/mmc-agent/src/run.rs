@@ -285,7 +285,7 @@ fn converge(
 ) -> Result<Report, String> {
     let started = Instant::now();
     let trusted = trusted_keys(options, settings, root)?;
-    let (bundle_path, statement, archive) = pick_bundle(options, dirs, &trusted, now)?;
+    let (bundle_path, statement, archive, older) = pick_bundle(options, dirs, &trusted, now)?;
     let mut state = State::load(dirs)?;
     if let Some(last) = &state.last_applied
         && statement.version < last.version
@@ -316,28 +316,35 @@ fn converge(
     // temporary directory outside the Mac's root.
     let scratch;
     let bundle_dir_name = format!("{}-{}", statement.name, statement.version);
-    let bundle_dir = if options.check {
+    let unpacked = if options.check {
         scratch = Scratch::create()?;
-        let dir = scratch.path.join("bundle");
-        mmc_bundle::extract(&archive, &dir)
-            .map_err(|e| format!("{}: {e}", bundle_path.display()))?;
-        dir
+        scratch.path.join("bundle")
     } else {
-        stage(&archive, dirs, &bundle_dir_name)
-            .map_err(|e| format!("{}: {e}", bundle_path.display()))?
+        dirs.bundles()
+            .join(format!(".staging-{}", std::process::id()))
     };
-    let config_bytes = fs::read(bundle_dir.join("config.json"))
-        .map_err(|e| format!("the bundle has no config.json: {e}"))?;
-    let config = Config::from_json(&config_bytes)?;
-    let mut pkginfos = BTreeMap::new();
-    for (name, item) in &config.items {
-        if let Item::Package(m) | Item::Script(m) = item {
-            let bytes = fs::read(bundle_dir.join(&m.pkginfo))
-                .map_err(|e| format!("the bundle's {}: {e}", m.pkginfo))?;
-            let p = Pkginfo::from_plist(&bytes).map_err(|e| format!("{}: {e}", m.pkginfo))?;
-            pkginfos.insert(name.clone(), p);
-        }
+    if !options.check {
+        fs::create_dir_all(dirs.bundles())
+            .map_err(|e| format!("cannot create {}: {e}", dirs.bundles().display()))?;
+        let _ = fs::remove_dir_all(&unpacked);
     }
+    mmc_bundle::extract(&archive, &unpacked)
+        .map_err(|e| format!("{}: {e}", bundle_path.display()))?;
+    // A bundle this agent cannot read never takes the place of the last applied one.
+    let (config, pkginfos) = match read_bundle(&unpacked) {
+        Ok(read) => read,
+        Err(e) => {
+            if !options.check {
+                let _ = fs::remove_dir_all(&unpacked);
+            }
+            return Err(format!("{}: {e}", bundle_path.display()));
+        }
+    };
+    let bundle_dir = if options.check {
+        unpacked
+    } else {
+        stage(&unpacked, dirs, &bundle_dir_name)?
+    };
 
     let mut runner = Runner::new(
         root,
@@ -345,8 +352,12 @@ fn converge(
         options.commands.as_deref(),
         options.now.map(|t| t.as_second()),
     );
+    // Scripts get the script timeout; tools (installer above all) get the runner's own, far
+    // longer one: Munki waits for installer however long it takes.
     let timeout = Duration::from_secs(settings.script_timeout_secs.unwrap_or(600));
-    runner.timeout = timeout;
+    if let Some(secs) = settings.tool_timeout_secs {
+        runner.timeout = Duration::from_secs(secs);
+    }
     let scripts = Scripts {
         runner: &runner,
         scratch: if options.check {
@@ -412,6 +423,7 @@ fn converge(
     };
     let mut items = Vec::new();
     let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut skipped: BTreeSet<String> = BTreeSet::new();
     // Items installed or about to be, for update_for.
     let mut present: BTreeSet<String> = BTreeSet::new();
     for step in &steps {
@@ -431,13 +443,30 @@ fn converge(
             warnings: Vec::new(),
             duration_ms: 0,
         };
-        let blocked = step.requires.iter().find(|r| failed.contains(*r));
+        // A requirement that failed or was skipped blocks the item (Munki carries skips down
+        // a chain of requires); for a removal, so does a dependent that could not be removed.
+        let blocked = step
+            .requires
+            .iter()
+            .find(|r| failed.contains(*r) || skipped.contains(*r));
         let waiting_on = step
             .update_for
             .as_ref()
             .filter(|parent| !present.contains(*parent));
         let need = if let Some(r) = blocked {
-            Ok(Need::Skip(format!("requires {r}, which failed")))
+            Ok(Need::Skip(match step.op {
+                Op::Install => format!(
+                    "requires {r}, which {}",
+                    if failed.contains(r) {
+                        "failed"
+                    } else {
+                        "was skipped"
+                    }
+                ),
+                Op::Remove => format!("{r} depends on it and was not removed"),
+            }))
+        } else if let Some(why) = &step.blocked {
+            Ok(Need::Skip(why.clone()))
         } else if let Some(parent) = waiting_on {
             Ok(Need::Skip(format!(
                 "an update for {parent}, which is not installed"
@@ -497,8 +526,14 @@ fn converge(
                 }
             }
         }
-        if report.result == "failed" {
-            failed.insert(step.name.clone());
+        match report.result {
+            "failed" => {
+                failed.insert(step.name.clone());
+            }
+            "skipped" => {
+                skipped.insert(step.name.clone());
+            }
+            _ => {}
         }
         report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         items.push(report);
@@ -533,7 +568,7 @@ fn converge(
     };
 
     if !options.check {
-        let at = Timestamp::now().to_string();
+        let at = now_to_the_second().to_string();
         for item in &report.items {
             state.items.insert(
                 item.name.clone(),
@@ -555,11 +590,19 @@ fn converge(
             changed: report.summary.changed,
             unchanged: report.summary.unchanged,
             failed: report.summary.failed,
+            skipped: report.summary.skipped,
         });
         crate::failpoint::hit();
         state.save(dirs)?;
         write_reports(dirs, &report, &pkginfos)?;
         prune_bundles(dirs, &bundle_dir_name);
+        // Superseded bundles leave incoming/; the applied one stays for the next periodic run.
+        for path in &older {
+            let mut signature = path.as_os_str().to_owned();
+            signature.push(".sig");
+            let _ = remove_durably(path);
+            let _ = remove_durably(Path::new(&signature));
+        }
         let s = &report.summary;
         log.info(&format!(
             "done in {} ms: {} changed, {} unchanged, {} failed, {} skipped",
@@ -571,6 +614,11 @@ fn converge(
         ));
     }
     Ok(report)
+}
+
+/// The clock, to the second: what state and the lock file record.
+fn now_to_the_second() -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now())
 }
 
 /// Holds the run lock until dropped.
@@ -603,7 +651,7 @@ fn lock(dirs: &Dirs, check: bool) -> Result<Lock, String> {
     }
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = writeln!(file, "{}\n{}", std::process::id(), Timestamp::now());
+    let _ = writeln!(file, "{}\n{}", std::process::id(), now_to_the_second());
     Ok(Lock { _file: Some(file) })
 }
 
@@ -657,7 +705,7 @@ fn pick_bundle(
     dirs: &Dirs,
     trusted: &[VerifyingKey],
     now: Timestamp,
-) -> Result<(PathBuf, Statement, Vec<u8>), String> {
+) -> Result<(PathBuf, Statement, Vec<u8>, Vec<PathBuf>), String> {
     let candidates: Vec<PathBuf> = match &options.bundle {
         Some(path) => vec![path.clone()],
         None => {
@@ -683,22 +731,27 @@ fn pick_bundle(
             found
         }
     };
-    let mut best: Option<(PathBuf, Statement, Vec<u8>)> = None;
+    let mut verified: Vec<(PathBuf, Statement, Vec<u8>)> = Vec::new();
     let mut errors = Vec::new();
     for path in candidates {
         match verify_one(&path, trusted, now) {
-            Ok((statement, archive)) => {
-                if best
-                    .as_ref()
-                    .is_none_or(|(_, s, _)| statement.version > s.version)
-                {
-                    best = Some((path, statement, archive));
-                }
-            }
+            Ok((statement, archive)) => verified.push((path, statement, archive)),
             Err(e) => errors.push(e),
         }
     }
-    best.ok_or_else(|| errors.join("; "))
+    let newest = verified
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, (_, s, _))| s.version)
+        .map(|(i, _)| i)
+        .ok_or_else(|| errors.join("; "))?;
+    let (path, statement, archive) = verified.swap_remove(newest);
+    let older = verified
+        .into_iter()
+        .filter(|(_, s, _)| s.version < statement.version)
+        .map(|(p, _, _)| p)
+        .collect();
+    Ok((path, statement, archive, older))
 }
 
 fn verify_one(
@@ -720,21 +773,32 @@ fn verify_one(
     Ok((statement, archive))
 }
 
-/// Extracts the verified archive to `bundles/NAME` through a staging directory.
-fn stage(archive: &[u8], dirs: &Dirs, name: &str) -> Result<PathBuf, String> {
-    let bundles = dirs.bundles();
-    fs::create_dir_all(&bundles)
-        .map_err(|e| format!("cannot create {}: {e}", bundles.display()))?;
-    let staging = bundles.join(format!(".staging-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&staging);
-    mmc_bundle::extract(archive, &staging).map_err(|e| e.to_string())?;
-    let target = bundles.join(name);
+/// The bundle's `config.json` and the pkginfo of every package and script item.
+fn read_bundle(dir: &Path) -> Result<(Config, BTreeMap<String, Pkginfo>), String> {
+    let config_bytes = fs::read(dir.join("config.json"))
+        .map_err(|e| format!("the bundle has no config.json: {e}"))?;
+    let config = Config::from_json(&config_bytes)?;
+    let mut pkginfos = BTreeMap::new();
+    for (name, item) in &config.items {
+        if let Item::Package(m) | Item::Script(m) = item {
+            let bytes = fs::read(dir.join(&m.pkginfo))
+                .map_err(|e| format!("the bundle's {}: {e}", m.pkginfo))?;
+            let p = Pkginfo::from_plist(&bytes).map_err(|e| format!("{}: {e}", m.pkginfo))?;
+            pkginfos.insert(name.clone(), p);
+        }
+    }
+    Ok((config, pkginfos))
+}
+
+/// Moves the checked, unpacked bundle to `bundles/NAME`.
+fn stage(staging: &Path, dirs: &Dirs, name: &str) -> Result<PathBuf, String> {
+    let target = dirs.bundles().join(name);
     crate::failpoint::hit();
     if target.exists() {
         fs::remove_dir_all(&target)
             .map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
     }
-    fs::rename(&staging, &target).map_err(|e| format!("cannot move the bundle into place: {e}"))?;
+    fs::rename(staging, &target).map_err(|e| format!("cannot move the bundle into place: {e}"))?;
     crate::failpoint::hit();
     Ok(target)
 }
@@ -884,6 +948,8 @@ pub(crate) struct Step {
     pub update_for: Option<String>,
     /// `managed_updates`: only when some version is installed.
     pub only_if_present: bool,
+    /// Why the step cannot happen at all, decided while planning.
+    pub blocked: Option<String>,
 }
 
 /// Munki's order: removals, then installs and updates in manifest order, each item's
@@ -911,16 +977,7 @@ pub(crate) fn plan(
         if installs.contains(base) || !config.items.contains_key(base) || !wanted(base) {
             continue;
         }
-        if planner.seen.insert(format!("remove {base}")) {
-            planner.steps.push(Step {
-                name: base.to_owned(),
-                op: Op::Remove,
-                source: "managed_uninstalls".into(),
-                requires: Vec::new(),
-                update_for: None,
-                only_if_present: false,
-            });
-        }
+        planner.remove(base, "managed_uninstalls", &installs, &mut Vec::new());
     }
     for key in ["managed_installs", "managed_updates"] {
         for name in resolution.names(key) {
@@ -960,6 +1017,60 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    /// Plans removing `name`, after the items that require it and its updates (Munki removes
+    /// those too). An item that must stay installed keeps what it depends on installed.
+    fn remove(
+        &mut self,
+        name: &str,
+        source: &str,
+        installs: &BTreeSet<String>,
+        stack: &mut Vec<String>,
+    ) {
+        if self.seen.contains(&format!("remove {name}")) || stack.iter().any(|s| s == name) {
+            return;
+        }
+        stack.push(name.to_owned());
+        let mut dependents = Vec::new();
+        let mut blocked = None;
+        for (other, p) in self.pkginfos {
+            let requires = p
+                .requires
+                .iter()
+                .any(|r| mmc_manifest::base_name(r) == name);
+            let updates = p
+                .update_for
+                .iter()
+                .any(|u| mmc_manifest::base_name(u) == name);
+            if other == name || !(requires || updates) {
+                continue;
+            }
+            if installs.contains(other) {
+                blocked.get_or_insert_with(|| {
+                    format!("{other} depends on it and is a managed install, so it stays")
+                });
+                continue;
+            }
+            let why = if requires {
+                format!("requires {name}, which is being removed")
+            } else {
+                format!("an update for {name}, which is being removed")
+            };
+            self.remove(other, &why, installs, stack);
+            dependents.push(other.clone());
+        }
+        self.seen.insert(format!("remove {name}"));
+        self.steps.push(Step {
+            name: name.to_owned(),
+            op: Op::Remove,
+            source: source.to_owned(),
+            requires: dependents,
+            update_for: None,
+            only_if_present: false,
+            blocked,
+        });
+        stack.pop();
+    }
+
     fn install(
         &mut self,
         name: &str,
@@ -993,6 +1104,7 @@ impl Planner<'_> {
             requires,
             update_for: update_for.map(str::to_owned),
             only_if_present,
+            blocked: None,
         });
         if self.config.items.contains_key(name) {
             let updates: Vec<String> = self
@@ -1090,7 +1202,7 @@ pub(crate) fn list_items(options: &Options) -> Result<Vec<(String, String, Strin
     let settings = Settings::load(&dirs)?;
     let trusted = trusted_keys(options, &settings, &root)?;
     let now = options.now.unwrap_or_else(Timestamp::now);
-    let (path, _, archive) = pick_bundle(options, &dirs, &trusted, now)?;
+    let (path, _, archive, _) = pick_bundle(options, &dirs, &trusted, now)?;
     let scratch = Scratch::create()?;
     let dir = scratch.path.join("bundle");
     mmc_bundle::extract(&archive, &dir).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -8,6 +8,7 @@
 //!   "manifest": "site_default",
 //!   "tools": { "installer": "/usr/sbin/installer" },
 //!   "script_timeout_secs": 600,
+//!   "tool_timeout_secs": 7200,
 //!   "log_max_bytes": 1048576,
 //!   "log_keep": 4
 //! }
@@ -38,8 +39,12 @@ pub struct Settings {
     /// Paths of macOS tools by name (`installer`, `pkgutil`, …), replacing the defaults.
     #[serde(default)]
     pub tools: BTreeMap<String, PathBuf>,
+    /// How long a script may run [default: 600].
     #[serde(default)]
     pub script_timeout_secs: Option<u64>,
+    /// How long a macOS tool (installer, curl, …) may run [default: 7200].
+    #[serde(default)]
+    pub tool_timeout_secs: Option<u64>,
     #[serde(default)]
     pub log_max_bytes: Option<u64>,
     #[serde(default)]

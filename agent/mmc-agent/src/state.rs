@@ -99,6 +99,8 @@ pub struct Applied {
     pub changed: usize,
     pub unchanged: usize,
     pub failed: usize,
+    #[serde(default)]
+    pub skipped: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

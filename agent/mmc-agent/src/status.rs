@@ -39,7 +39,7 @@ Example:
   sudo mmc-agent status
   Last applied: stable version 1763700000 at 2026-11-21T07:00:04Z
     manifest: site_default
-    results:  1 changed, 1 unchanged, 1 failed
+    results:  1 changed, 1 unchanged, 1 failed, 0 skipped
   Items:
     printers   failed     2026-11-21T07:00:03Z  exit status 1: lpadmin: bad URI
     firefox    changed    2026-11-21T07:00:02Z
@@ -198,8 +198,8 @@ fn human(state: &State, running: &Running, incoming: &[String]) -> String {
             ));
             out.push_str(&format!("  manifest: {}\n", applied.manifest));
             out.push_str(&format!(
-                "  results:  {} changed, {} unchanged, {} failed\n",
-                applied.changed, applied.unchanged, applied.failed
+                "  results:  {} changed, {} unchanged, {} failed, {} skipped\n",
+                applied.changed, applied.unchanged, applied.failed, applied.skipped
             ));
         }
         None => out.push_str("Nothing applied yet: no bundle has been applied on this Mac.\n"),
@@ -296,6 +296,7 @@ mod tests {
                 changed: 1,
                 unchanged: 1,
                 failed: 1,
+                skipped: 0,
             }),
             ..State::default()
         };
@@ -332,7 +333,7 @@ mod tests {
             text,
             "Last applied: stable version 1763700000 at 2026-11-21T07:00:04Z\n  \
              manifest: site_default\n  \
-             results:  1 changed, 1 unchanged, 1 failed\n\
+             results:  1 changed, 1 unchanged, 1 failed, 0 skipped\n\
              Items:\n  \
              printers  failed     2026-11-21T07:00:03Z  exit status 1: lpadmin: bad URI (…)\n  \
              firefox   changed    2026-11-21T07:00:02Z\n  \

@@ -6,8 +6,9 @@
 //! `summary`), the exit status, and what is on disk afterwards: files, receipts (through the
 //! fake `pkgutil`), the fake installer's and launchctl's logs.
 //!
-//! Tests marked `#[ignore = "bug: …"]` pin down where the agent departs from Munki's rules or
-//! from docs/agent.md; they fail today.
+//! Several scenarios pin down a rule of Munki's that an earlier version of the agent broke
+//! (removal of dependents and updates, skips carried down requires chains, uninstallable,
+//! shared package files): their comments name the rule.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -614,11 +615,13 @@ fn alpha_and_beta(version: u64) -> BundleBuilder {
         .package(
             "Alpha",
             "1.0",
+            // Payload records belong to the receipt above them (a component package).
             &[
                 receipt("com.example.alpha", "1.0"),
-                receipt("com.example.common", "1.0"),
                 app("/Applications/Alpha.app", "com.example.alpha", "1.0"),
                 payload_file("/Library/Example/alpha.conf", "0644", "alpha=1"),
+                receipt("com.example.common", "1.0"),
+                payload_file("/Library/Example/common.conf", "0644", "common=1"),
             ],
             |_| {},
         )
@@ -627,8 +630,9 @@ fn alpha_and_beta(version: u64) -> BundleBuilder {
             "1.0",
             &[
                 receipt("com.example.beta", "1.0"),
-                receipt("com.example.common", "1.0"),
                 app("/Applications/Beta.app", "com.example.beta", "1.0"),
+                receipt("com.example.common", "1.0"),
+                payload_file("/Library/Example/common.conf", "0644", "common=1"),
             ],
             |_| {},
         )
@@ -705,7 +709,7 @@ fn removals_come_first_and_removepackages_keeps_shared_receipts() {
 /// receipt once it is empty; the agent keeps every directory less than three levels deep, so
 /// the app bundle itself is left behind, empty.
 #[test]
-#[ignore = "bug: removepackages leaves the emptied /Applications/NAME.app directory behind (protected() keeps every path less than 3 levels deep)"]
+
 fn removepackages_removes_the_emptied_app_bundle() {
     let mac = Mac::new();
     let first = alpha_and_beta(V1)
@@ -729,7 +733,7 @@ fn removepackages_removes_the_emptied_app_bundle() {
 /// (rmpkgs.swift `getPathsToRemove`: `path_key IN selected AND path_key NOT IN others`).
 /// The agent removes every path of the receipts it forgets.
 #[test]
-#[ignore = "bug: removepackages deletes files that a receipt it keeps still lists (Munki removes only paths no other package references)"]
+
 fn removepackages_keeps_files_another_receipt_lists() {
     let shared = payload_file("/Library/Example/Shared.framework/Info", "0644", "shared");
     let bundle = |version| {
@@ -775,7 +779,7 @@ fn removepackages_keeps_files_another_receipt_lists() {
 /// Munki's processRemoval only removes an item whose pkginfo says `uninstallable: true`
 /// ("Item … is not marked as uninstallable"); the key defaults to false.
 #[test]
-#[ignore = "bug: an item without `uninstallable: true` is removed; Munki refuses (uninstallable defaults to false)"]
+
 fn an_item_not_marked_uninstallable_is_not_removed() {
     let bundle = |version| {
         BundleBuilder::new(version).package(
@@ -811,7 +815,7 @@ fn an_item_not_marked_uninstallable_is_not_removed() {
 /// Munki's processRemoval first removes the installed items that require the one being
 /// removed ("X requires Y. X must be removed as well").
 #[test]
-#[ignore = "bug: removing an item leaves the installed items that require it (Munki removes them first)"]
+
 fn removing_an_item_first_removes_the_items_that_require_it() {
     let bundle = |version| {
         BundleBuilder::new(version)
@@ -849,7 +853,7 @@ fn removing_an_item_first_removes_the_items_that_require_it() {
 /// Munki: "When removing an item, any updates for that item are removed as well"
 /// (analyze.swift processRemoval, lookForUpdatesFor).
 #[test]
-#[ignore = "bug: removing an item leaves its update_for items installed (Munki removes them too)"]
+
 fn removing_an_item_removes_its_updates() {
     let bundle = |version| {
         BundleBuilder::new(version)
@@ -963,7 +967,7 @@ fn a_failed_requirement_skips_the_item_that_requires_it() {
 /// list, so the skip carries down a chain of `requires`. The agent only looks for failed
 /// requirements, so the third link of the chain is installed.
 #[test]
-#[ignore = "bug: an item whose requirement was skipped (because that one's requirement failed) is still installed"]
+
 fn a_skip_carries_down_a_chain_of_requires() {
     let mac = Mac::new();
     let bundle = BundleBuilder::new(V1)
@@ -1003,7 +1007,7 @@ fn a_skip_carries_down_a_chain_of_requires() {
 /// this Mac (getItemDetail checks OS, architecture and installable_condition), and then does
 /// not install the item that requires it ("could not resolve all dependencies").
 #[test]
-#[ignore = "bug: a requirement that does not apply (skipped) does not stop the item that requires it; Munki does not install it"]
+
 fn a_requirement_that_does_not_apply_blocks_the_item() {
     let mac = Mac::new();
     let bundle = BundleBuilder::new(V1)
@@ -1537,7 +1541,7 @@ fn preferences_keep_other_keys_the_format_and_reach_every_user() {
 /// `~/Library/Preferences` for the file it writes there, the folders it creates are left to
 /// root, and the user can no longer save any preference of their own.
 #[test]
-#[ignore = "bug: ~/Library and ~/Library/Preferences created for a user preference are owned by root, not the user"]
+
 fn user_preference_folders_created_by_the_agent_belong_to_the_user() {
     if !is_root() {
         eprintln!("skipped: needs root to give files to another user");
@@ -1672,7 +1676,7 @@ fn launchd_jobs_are_bootstrapped_reloaded_when_changed_and_removed() {
 /// that group or others may write. The agent compares only the content, so a plist whose
 /// mode drifted is never repaired (a file item's mode is).
 #[test]
-#[ignore = "bug: a launchd plist whose mode drifted (0666) is reported unchanged and left as it is"]
+
 fn a_launchd_plist_with_a_drifted_mode_is_rewritten() {
     let mac = Mac::new();
     let label = "com.example.report";
@@ -1720,14 +1724,17 @@ fn file_items_are_replaced_when_content_or_mode_differ_and_removed() {
     let (_, report) = mac.run(&first, &[]);
     let token = item(&report, "Token");
     assert_eq!(text(token, "result"), "changed");
-    assert_eq!(text(token, "reason"), "mode is 0644, wants 0600");
+    assert_eq!(
+        text(token, "reason"),
+        format!("{path} has mode 0644, wants 0600")
+    );
     assert_eq!(mac.mode(path), 0o600);
 
     mac.write(path, "token=stolen\n");
     let (_, report) = mac.run(&first, &[]);
     let token = item(&report, "Token");
     assert_eq!(text(token, "result"), "changed");
-    assert_eq!(text(token, "reason"), "content differs");
+    assert_eq!(text(token, "reason"), format!("{path} differs"));
     assert_eq!(mac.read(path), "token=abc\n");
     assert_eq!(mac.mode(path), 0o600);
     // Replaced whole: no temporary sibling is left behind.
@@ -1922,7 +1929,10 @@ fn runs_that_cannot_start_exit_2_and_write_no_state() {
     super::assert_fails_with(&out, "config.json has layout 1, this agent reads layout 2");
     assert!(!mac.state_json().exists());
     assert!(!mac.exists("/etc/motd"));
-    assert_has(&mac.log(), "ERROR run stopped: config.json has layout 1");
+    assert_has(
+        &mac.log(),
+        "config.json has layout 1, this agent reads layout 2",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2076,7 +2086,10 @@ fn status_shows_the_last_runs_counts() {
         "{human}"
     );
     assert_eq!(lines[1], "  manifest: site_default");
-    assert_eq!(lines[2], "  results:  1 changed, 1 unchanged, 1 failed");
+    assert_eq!(
+        lines[2],
+        "  results:  1 changed, 1 unchanged, 1 failed, 1 skipped"
+    );
     assert_eq!(lines[3], "Items:");
     // Failed first, then by name.
     let items: Vec<Vec<&str>> = lines[4..8]
@@ -2123,7 +2136,7 @@ fn status_shows_the_last_runs_counts() {
 /// also gives that timeout to every macOS command, `installer` included, so an install that
 /// takes longer than a script may is killed. Munki waits for `installer` however long it takes.
 #[test]
-#[ignore = "bug: script_timeout_secs also cuts short `installer` (every tool runs with the script timeout, 600 s by default)"]
+
 fn the_script_timeout_does_not_cut_short_the_installer() {
     let mac = Mac::new();
     // The fakes, with an installer that takes 2 s.
