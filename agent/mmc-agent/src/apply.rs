@@ -55,6 +55,8 @@ pub struct Converger<'a> {
     /// Where package payloads come from: a directory, or a URL.
     pub packages: Option<String>,
     pub cache: PathBuf,
+    /// `pkgutil --files` answers, per package id, for this run.
+    pub package_files: std::cell::RefCell<BTreeMap<String, Vec<String>>>,
 }
 
 impl Converger<'_> {
@@ -624,17 +626,24 @@ impl Converger<'_> {
 
     /// The Mac paths a package's receipt lists (`pkgutil --files`).
     fn package_files(&self, id: &str) -> Result<Vec<String>, String> {
+        if let Some(files) = self.package_files.borrow().get(id) {
+            return Ok(files.clone());
+        }
         let out = self.runner.tool("pkgutil", &["--files", id])?;
         if !out.success() {
             return Err(format!("pkgutil --files {id}: {}", out.failure()));
         }
-        Ok(out
+        let files: Vec<String> = out
             .stdout_text()
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(|l| format!("/{}", l.trim_start_matches('/')))
-            .collect())
+            .collect();
+        self.package_files
+            .borrow_mut()
+            .insert(id.to_owned(), files.clone());
+        Ok(files)
     }
 
     /// Runs one of an item's scripts if it has it. A non-zero exit is an error.

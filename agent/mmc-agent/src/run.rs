@@ -420,6 +420,7 @@ fn converge(
         facts: &facts,
         packages,
         cache,
+        package_files: Default::default(),
     };
     let mut items = Vec::new();
     let mut failed: BTreeSet<String> = BTreeSet::new();
