@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mmc_config::{Config, Item, Pkginfo, PrefScope};
@@ -82,6 +82,12 @@ impl Converger<'_> {
             }
             (Item::Package(_) | Item::Script(_), Op::Remove) => {
                 let p = self.pkginfo(name)?;
+                if p.uninstallable != Some(true) {
+                    // Munki skips it with a warning; it is not a failure to repeat every run.
+                    return Ok(Need::Skip(
+                        "not marked uninstallable: true, so it is not removed (as in Munki)".into(),
+                    ));
+                }
                 let shared = self.shared_receipts(name);
                 Ok(match self.probe.evidence_installed(p, &shared) {
                     Decision {
@@ -92,20 +98,20 @@ impl Converger<'_> {
                 })
             }
             (Item::File(f), Op::Install) => {
-                let path = self.root.path(&f.path)?;
+                let path = self.root.trusted_path(&f.path)?;
                 let mode = f
                     .mode_bits()
                     .ok_or_else(|| format!("mode {:?} is not octal", f.mode))?;
                 let owner = self.owner(&f.owner, &f.group)?;
                 Ok(file_need(&path, &f.path, f.content.as_bytes(), mode, owner))
             }
-            (Item::File(f), Op::Remove) => {
-                Ok(if fs::symlink_metadata(self.root.path(&f.path)?).is_ok() {
+            (Item::File(f), Op::Remove) => Ok(
+                if fs::symlink_metadata(self.root.trusted_path(&f.path)?).is_ok() {
                     Need::Change(format!("{} exists", f.path))
                 } else {
                     Need::Nothing(format!("{} is absent", f.path))
-                })
-            }
+                },
+            ),
             (Item::Preference(p), op) => {
                 let values = self.preference_values(&p.values)?;
                 let mut differing = Vec::new();
@@ -140,7 +146,7 @@ impl Converger<'_> {
             }
             (Item::Launchd(l), Op::Install) => {
                 let wanted = self.bundle_file(&l.plist)?;
-                let path = self.root.path(&l.path())?;
+                let path = self.root.trusted_path(&l.path())?;
                 // launchd refuses a job plist that others may write: mode and owner count.
                 if let Need::Change(why) = file_need(&path, &l.path(), &wanted, 0o644, Some((0, 0)))
                 {
@@ -155,7 +161,7 @@ impl Converger<'_> {
                 )))
             }
             (Item::Launchd(l), Op::Remove) => {
-                let present = self.root.path(&l.path())?.exists();
+                let present = self.root.trusted_path(&l.path())?.exists();
                 Ok(if present || self.job_loaded(&l.label)? {
                     Need::Change(format!("{} is installed", l.label))
                 } else {
@@ -177,50 +183,65 @@ impl Converger<'_> {
             (Item::Script(_), Op::Install) => self.install_script(name, log)?,
             (Item::Package(_) | Item::Script(_), Op::Remove) => self.remove_munki(name, log)?,
             (Item::File(f), Op::Install) => {
-                let path = self.root.path(&f.path)?;
+                let path = self.root.trusted_path(&f.path)?;
                 let spec = FileSpec {
                     mode: f.mode_bits().ok_or("bad mode")?,
                     owner: self.owner(&f.owner, &f.group)?,
                 };
                 write_atomic(&path, f.content.as_bytes(), spec)
                     .map_err(|e| format!("cannot write {}: {e}", f.path))?;
-                if fs::read(&path).ok().as_deref() != Some(f.content.as_bytes()) {
+                let back = crate::platform::read_bounded(&path, f.content.len() as u64, false);
+                if back.ok().as_deref() != Some(f.content.as_bytes()) {
                     return Err(format!("{} does not read back as written", f.path));
                 }
                 Vec::new()
             }
             (Item::File(f), Op::Remove) => {
-                remove_durably(&self.root.path(&f.path)?)
+                remove_durably(&self.root.trusted_path(&f.path)?)
                     .map_err(|e| format!("cannot remove {}: {e}", f.path))?;
                 Vec::new()
             }
             (Item::Preference(p), op) => {
                 let values = self.preference_values(&p.values)?;
                 for (target, owner) in self.preference_targets(&p.domain, p.scope)? {
-                    set_preferences(&target, &values, op, owner)?;
+                    match (p.scope, owner) {
+                        // A user's files are written by a child running as that user, so no
+                        // link the user planted can make root read or write elsewhere.
+                        (PrefScope::User, Some(user)) => {
+                            self.set_user_preferences(&target, &values, op, user)?;
+                        }
+                        _ => set_preferences(&target, &values, op, owner, 0o644)?,
+                    }
                 }
                 Vec::new()
             }
             (Item::Launchd(l), Op::Install) => {
                 let wanted = self.bundle_file(&l.plist)?;
                 let mac_path = l.path();
-                let path = self.root.path(&mac_path)?;
+                let path = self.root.trusted_path(&mac_path)?;
                 if matches!(
                     file_need(&path, &mac_path, &wanted, 0o644, Some((0, 0))),
                     Need::Change(_)
                 ) {
-                    if self.job_loaded(&l.label)? {
+                    let was_loaded = self.job_loaded(&l.label)?;
+                    if was_loaded {
                         self.launchctl(&["bootout", &format!("system/{}", l.label)], &[113])?;
                     }
-                    write_atomic(
+                    let written = write_atomic(
                         &path,
                         &wanted,
                         FileSpec {
                             mode: 0o644,
                             owner: Some((0, 0)),
                         },
-                    )
-                    .map_err(|e| format!("cannot write {mac_path}: {e}"))?;
+                    );
+                    if let Err(e) = written {
+                        // Keep the job running on its old plist rather than leave it unloaded.
+                        if was_loaded && path.exists() {
+                            let _ = self.launchctl(&["bootstrap", "system", &mac_path], &[]);
+                        }
+                        return Err(format!("cannot write {mac_path}: {e}"));
+                    }
                     log.info(&format!("{name}: wrote {mac_path}"));
                 }
                 if !self.job_loaded(&l.label)? {
@@ -233,12 +254,44 @@ impl Converger<'_> {
                 if self.job_loaded(&l.label)? {
                     self.launchctl(&["bootout", &format!("system/{}", l.label)], &[113])?;
                 }
-                remove_durably(&self.root.path(&l.path())?)
+                remove_durably(&self.root.trusted_path(&l.path())?)
                     .map_err(|e| format!("cannot remove {}: {e}", l.path()))?;
                 Vec::new()
             }
         };
         Ok(warnings)
+    }
+
+    fn set_user_preferences(
+        &self,
+        path: &Path,
+        values: &plist::Dictionary,
+        op: Op,
+        user: (u32, u32),
+    ) -> Result<(), String> {
+        let mut input = Vec::new();
+        plist::Value::Dictionary(values.clone())
+            .to_writer_binary(&mut input)
+            .map_err(|e| format!("cannot encode the managed keys: {e}"))?;
+        let op = match op {
+            Op::Install => "install",
+            Op::Remove => "remove",
+        };
+        let path_arg = path.as_os_str();
+        let out = self.runner.run_self_as(
+            &[
+                std::ffi::OsStr::new(USER_PREFERENCES_COMMAND),
+                path_arg,
+                std::ffi::OsStr::new(op),
+            ],
+            input,
+            user,
+        )?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(format!("as uid {}: {}", user.0, out.failure()))
+        }
     }
 
     pub fn pkginfo(&self, name: &str) -> Result<&Pkginfo, String> {
@@ -601,7 +654,10 @@ impl Converger<'_> {
             paths.sort_by(|a, b| b.cmp(a));
             let mut removed = 0;
             for mac_path in &paths {
-                let path = self.root.path(mac_path)?;
+                let Ok(path) = self.root.trusted_path(mac_path) else {
+                    log.warn(&format!("{name}: not removing {mac_path}: not a plain path, or a folder on the way is a link someone other than root made"));
+                    continue;
+                };
                 let Ok(meta) = fs::symlink_metadata(&path) else {
                     continue;
                 };
@@ -629,16 +685,33 @@ impl Converger<'_> {
         if let Some(files) = self.package_files.borrow().get(id) {
             return Ok(files.clone());
         }
+        // `--files` lists paths relative to the receipt's install-location.
+        let info = self.runner.tool("pkgutil", &["--pkg-info-plist", id])?;
+        if !info.success() {
+            return Err(format!("pkgutil --pkg-info-plist {id}: {}", info.failure()));
+        }
+        let location = crate::facts::first_plist(&info.stdout)
+            .and_then(|v| {
+                v.as_dictionary()?
+                    .get("install-location")?
+                    .as_string()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "/".to_owned());
         let out = self.runner.tool("pkgutil", &["--files", id])?;
         if !out.success() {
             return Err(format!("pkgutil --files {id}: {}", out.failure()));
         }
+        let base = location.trim_matches('/');
         let files: Vec<String> = out
             .stdout_text()
             .lines()
-            .map(str::trim)
+            .map(|l| l.trim().trim_start_matches('/'))
             .filter(|l| !l.is_empty())
-            .map(|l| format!("/{}", l.trim_start_matches('/')))
+            .map(|l| match base {
+                "" => format!("/{l}"),
+                base => format!("/{base}/{l}"),
+            })
             .collect();
         self.package_files
             .borrow_mut()
@@ -706,71 +779,112 @@ impl Converger<'_> {
                 format!("the item has no {hash_key}; mmc-agent runs only payloads it can check")
             })?
             .to_ascii_lowercase();
+        if wanted.len() != 64 || !wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{hash_key} {wanted:?} is not 64 hex digits"));
+        }
         if location.split('/').any(|c| c == ".." || c.is_empty()) {
             return Err(format!(
                 "{location_key} {location:?} is not a plain relative path"
             ));
         }
         let file_name = location.rsplit('/').next().unwrap_or(location);
-        let cached = self
-            .cache
-            .join(format!("{}-{file_name}", &wanted[..wanted.len().min(16)]));
+        let cached = self.cache.join(format!("{}-{file_name}", &wanted[..16]));
         if sha256_file(&cached).as_deref() == Some(wanted.as_str()) {
             return Ok(cached);
         }
         let source = self.packages.as_deref().ok_or(
             "no package source: pass --packages DIR|URL or set \"packages\" in agent.json",
         )?;
-        let bytes = if let Some(url) = source
-            .strip_prefix("https://")
-            .map(|_| source)
-            .or_else(|| source.strip_prefix("http://").map(|_| source))
-        {
-            let url = format!("{}/{}", url.trim_end_matches('/'), percent_encode(location));
-            let scratch = self.cache.join(format!(".download-{}", std::process::id()));
-            fs::create_dir_all(&self.cache).map_err(|e| format!("cannot create the cache: {e}"))?;
-            let out = self.runner.tool(
-                "curl",
-                &[
-                    "--fail",
-                    "--silent",
-                    "--show-error",
-                    "--location",
-                    "--proto",
-                    "=https,http",
-                    "--output",
-                    &scratch.display().to_string(),
-                    &url,
-                ],
-            )?;
-            let bytes = fs::read(&scratch);
-            let _ = fs::remove_file(&scratch);
+        // Payloads can be gigabytes: they go to a temporary file in the cache, are hashed as a
+        // stream, and only a file with the right hash takes the cached name.
+        crate::platform::private_dir(&self.cache)
+            .map_err(|e| format!("cannot create the cache: {e}"))?;
+        clean_partial_downloads(&self.cache);
+        let partial = self.cache.join(format!(".partial-{}", std::process::id()));
+        let _ = fs::remove_file(&partial);
+        if source.starts_with("https://") || source.starts_with("http://") {
+            let url = format!(
+                "{}/{}",
+                source.trim_end_matches('/'),
+                percent_encode(location)
+            );
+            let mut args: Vec<String> = [
+                "--fail",
+                "--silent",
+                "--show-error",
+                "--location",
+                "--proto",
+                "=https,http",
+            ]
+            .map(String::from)
+            .to_vec();
+            if source.starts_with("https://") {
+                // A redirect may not downgrade an https source.
+                args.extend(["--proto-redir".into(), "=https".into()]);
+            }
+            if let Some(kib) = p
+                .installer_item_size
+                .filter(|_| hash_key == "installer_item_hash")
+            {
+                // Stop a download that is far larger than announced.
+                let cap = kib
+                    .saturating_mul(1024)
+                    .saturating_mul(2)
+                    .saturating_add(1 << 20);
+                args.extend(["--max-filesize".into(), cap.to_string()]);
+            }
+            args.extend([
+                "--output".into(),
+                partial.display().to_string(),
+                url.clone(),
+            ]);
+            let out = self.runner.tool("curl", &args)?;
             if !out.success() {
+                let _ = fs::remove_file(&partial);
                 return Err(format!("download of {url} failed: {}", out.failure()));
             }
             log.info(&format!("{}: downloaded {url}", p.name));
-            bytes.map_err(|e| format!("download of {url}: {e}"))?
         } else {
             let dir = source.strip_prefix("file://").unwrap_or(source);
-            let path = Path::new(dir).join(location);
-            fs::read(&path).map_err(|e| format!("payload {}: {e}", path.display()))?
-        };
-        let got = hex(&sha2::Sha256::digest(&bytes));
+            let from = Path::new(dir).join(location);
+            let copied = fs::File::open(&from).and_then(|mut src| {
+                let mut dst = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&partial)?;
+                std::io::copy(&mut src, &mut dst)?;
+                dst.sync_all()
+            });
+            if let Err(e) = copied {
+                let _ = fs::remove_file(&partial);
+                return Err(format!("payload {}: {e}", from.display()));
+            }
+        }
+        let got = sha256_file(&partial).unwrap_or_default();
         if got != wanted {
+            let _ = fs::remove_file(&partial);
             return Err(format!(
                 "payload {location} has SHA-256 {got}, but the pkginfo says {wanted}: refusing to install it"
             ));
         }
-        write_atomic(
-            &cached,
-            &bytes,
-            FileSpec {
-                mode: 0o600,
-                owner: Some((0, 0)),
-            },
-        )
-        .map_err(|e| format!("cannot cache {}: {e}", cached.display()))?;
+        crate::failpoint::hit();
+        fs::rename(&partial, &cached)
+            .and_then(|()| crate::platform::sync_dir(&self.cache))
+            .map_err(|e| format!("cannot cache {}: {e}", cached.display()))?;
         Ok(cached)
+    }
+}
+
+/// Removes what killed runs left of downloads and copies.
+fn clean_partial_downloads(cache: &Path) {
+    let Ok(entries) = fs::read_dir(cache) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".partial-") {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -791,7 +905,7 @@ fn remove_copied_items(root: &Root, items: &[plist::Dictionary]) -> Result<Vec<S
         if system_location(&mac_path) {
             return Err(format!("refusing to remove {mac_path}, a system location"));
         }
-        let path = root.path(&mac_path)?;
+        let path = root.trusted_path(&mac_path)?;
         let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
         };
@@ -849,11 +963,8 @@ fn file_need(
     if !meta.is_file() {
         return Need::Change(format!("{mac_path} is not a regular file"));
     }
-    let same_content = fs::File::open(path)
-        .and_then(|mut f| {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes).map(|_| bytes)
-        })
+    // Read at most what is wanted: a larger file differs anyway.
+    let same_content = crate::platform::read_bounded(path, content.len() as u64, false)
         .is_ok_and(|bytes| bytes == content);
     if !same_content {
         return Need::Change(format!("{mac_path} differs"));
@@ -876,9 +987,10 @@ fn file_need(
 
 /// A plist file's dictionary and whether it was binary.
 fn read_dict(path: &Path) -> Option<(plist::Dictionary, bool)> {
-    let bytes = fs::read(path).ok()?;
+    let bytes =
+        crate::platform::read_bounded(path, crate::platform::MAX_PLIST_BYTES, false).ok()?;
     let binary = bytes.starts_with(b"bplist00");
-    match plist::Value::from_reader(std::io::Cursor::new(bytes)) {
+    match crate::platform::parse_plist(&bytes) {
         Ok(plist::Value::Dictionary(d)) => Some((d, binary)),
         _ => None,
     }
@@ -891,6 +1003,7 @@ fn set_preferences(
     values: &plist::Dictionary,
     op: Op,
     owner: Option<(u32, u32)>,
+    new_mode: u32,
 ) -> Result<(), String> {
     let existed = path.exists();
     let (mut dict, binary) = match read_dict(path) {
@@ -924,10 +1037,18 @@ fn set_preferences(
         value.to_writer_xml(&mut bytes)
     }
     .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
-    if let Some((uid, gid)) = owner.filter(|(uid, _)| *uid != 0) {
-        create_user_dirs(path, uid, gid)?;
-    }
-    write_atomic(path, &bytes, FileSpec { mode: 0o644, owner })
+    // An existing file keeps its mode and owner (an admin may have made it private).
+    let spec = match fs::symlink_metadata(path) {
+        Ok(meta) => FileSpec {
+            mode: meta.permissions().mode() & 0o7777,
+            owner: Some((meta.uid(), meta.gid())),
+        },
+        Err(_) => FileSpec {
+            mode: new_mode,
+            owner,
+        },
+    };
+    write_atomic(path, &bytes, spec)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let (back, _) =
         read_dict(path).ok_or_else(|| format!("{} does not read back", path.display()))?;
@@ -942,28 +1063,49 @@ fn set_preferences(
     }
 }
 
-/// Creates the missing folders above a user's preferences file as that user's (mode 0700), so
-/// the user can still write their own preferences.
-fn create_user_dirs(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
-    let mut missing = Vec::new();
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d.exists() {
-            break;
-        }
-        missing.push(d);
-        dir = d.parent();
-    }
-    for d in missing.into_iter().rev() {
-        fs::create_dir(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
-        fs::set_permissions(d, fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot set the mode of {}: {e}", d.display()))?;
-        if is_root() {
-            std::os::unix::fs::chown(d, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot give {} to uid {uid}: {e}", d.display()))?;
+/// The hidden command the agent runs as a user to change that user's preferences:
+/// `mmc-agent internal-set-preferences PATH install|remove`, the managed keys as a plist on
+/// stdin. Missing folders above PATH are created as the user's, mode 0700.
+pub const USER_PREFERENCES_COMMAND: &str = "internal-set-preferences";
+
+pub(crate) fn user_preferences_command(
+    mut parser: lexopt::Parser,
+) -> Result<std::process::ExitCode, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut args = Vec::new();
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            lexopt::Arg::Value(v) => args.push(v),
+            other => return Err(other.unexpected().to_string()),
         }
     }
-    Ok(())
+    let [path, op] = args.as_slice() else {
+        return Err("usage: mmc-agent internal-set-preferences PATH install|remove".into());
+    };
+    let path = Path::new(path);
+    let op = match op.to_str() {
+        Some("install") => Op::Install,
+        Some("remove") => Op::Remove,
+        _ => return Err("the operation is install or remove".into()),
+    };
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(crate::platform::MAX_PLIST_BYTES)
+        .read_to_end(&mut input)
+        .map_err(|e| format!("cannot read the managed keys: {e}"))?;
+    let values = match crate::platform::parse_plist(&input)? {
+        plist::Value::Dictionary(d) => d,
+        _ => return Err("the managed keys are not a dictionary".into()),
+    };
+    if let Some(dir) = path.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    set_preferences(path, &values, op, None, 0o600)?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn sha256_file(path: &Path) -> Option<String> {
@@ -1085,12 +1227,12 @@ mod tests {
             .unwrap();
         let mut values = plist::Dictionary::new();
         values.insert("Managed".into(), plist::Value::Boolean(true));
-        set_preferences(&path, &values, Op::Install, None).unwrap();
+        set_preferences(&path, &values, Op::Install, None, 0o644).unwrap();
         let (back, binary) = read_dict(&path).unwrap();
         assert!(!binary, "an XML file stays XML");
         assert_eq!(back.get("Theirs"), Some(&plist::Value::Integer(1.into())));
         assert_eq!(back.get("Managed"), Some(&plist::Value::Boolean(true)));
-        set_preferences(&path, &values, Op::Remove, None).unwrap();
+        set_preferences(&path, &values, Op::Remove, None, 0o644).unwrap();
         let (back, _) = read_dict(&path).unwrap();
         assert!(!back.contains_key("Managed"));
         assert!(back.contains_key("Theirs"));
@@ -1101,7 +1243,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broken.plist");
         fs::write(&path, "not a plist").unwrap();
-        let err = set_preferences(&path, &plist::Dictionary::new(), Op::Install, None).unwrap_err();
+        let err = set_preferences(&path, &plist::Dictionary::new(), Op::Install, None, 0o644)
+            .unwrap_err();
         assert!(err.contains("not a readable plist"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"not a plist");
     }

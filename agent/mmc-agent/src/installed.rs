@@ -357,8 +357,7 @@ impl<'a> Probe<'a> {
                 }
                 match text("md5checksum") {
                     Some(wanted) => {
-                        let bytes = fs::read(&path).map_err(|e| format!("cannot read: {e}"))?;
-                        let have = hex(&md5::Md5::digest(&bytes));
+                        let have = md5_file(&path).map_err(|e| format!("cannot read: {e}"))?;
                         Ok(if have == wanted {
                             Presence::Same
                         } else {
@@ -448,7 +447,7 @@ fn compare_plist(item: &plist::Dictionary, path: &Path) -> Result<Presence, Stri
     let explicit = text("version_comparison_key");
     let key = explicit.unwrap_or("CFBundleShortVersionString");
     let expected = text(key).ok_or_else(|| format!("no {key} to compare with"))?;
-    let Ok(value) = plist::Value::from_file(path) else {
+    let Ok(value) = crate::platform::read_plist(path, true) else {
         return Ok(Presence::NotPresent);
     };
     let Some(dict) = value.as_dictionary() else {
@@ -519,7 +518,7 @@ fn find_apps(dir: &Path, mac_dir: &str, depth: u32, out: &mut Vec<App>) {
         let mac_path = format!("{}/{name}", mac_dir.trim_end_matches('/'));
         if let Some(stem) = name.strip_suffix(".app") {
             let info = entry.path().join("Contents/Info.plist");
-            let Ok(plist::Value::Dictionary(d)) = plist::Value::from_file(&info) else {
+            let Ok(plist::Value::Dictionary(d)) = crate::platform::read_plist(&info, true) else {
                 continue;
             };
             let get = |k: &str| {
@@ -541,6 +540,22 @@ fn find_apps(dir: &Path, mac_dir: &str, depth: u32, out: &mut Vec<App>) {
             find_apps(&entry.path(), &mac_path, depth - 1, out);
         }
     }
+}
+
+/// The MD5 of a regular file, streamed (a FIFO or device where a file should be is an error).
+fn md5_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = crate::platform::open_regular(path, true)?;
+    let mut hasher = md5::Md5::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -85,6 +85,9 @@ fn run() -> Result<ExitCode, String> {
         Some(Value(command)) if command == "status" => status::run(parser),
         Some(Value(command)) if command == "log" => log::run(parser),
         Some(Value(command)) if command == "install-daemon" => daemon::run(parser),
+        Some(Value(command)) if command == apply::USER_PREFERENCES_COMMAND => {
+            apply::user_preferences_command(parser)
+        }
         Some(Value(command)) => Err(format!(
             "unknown command {:?} (try `mmc-agent --help`)",
             command.to_string_lossy()

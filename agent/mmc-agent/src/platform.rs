@@ -78,6 +78,36 @@ impl Root {
     }
 }
 
+impl Root {
+    /// Like [`Root::path`], and refuses a path with a symlink on the way that someone other
+    /// than root made (a user could otherwise point a managed path at any folder). Root's own
+    /// links, such as macOS's `/etc` → `private/etc`, are followed.
+    pub fn trusted_path(&self, path: &str) -> Result<PathBuf, String> {
+        use std::os::unix::fs::MetadataExt;
+        let full = self.path(path)?;
+        let mut at = self.dir.clone();
+        let relative = full.strip_prefix(&self.dir).map_err(|e| e.to_string())?;
+        let mut components = relative.components().peekable();
+        while let Some(component) = components.next() {
+            at.push(component);
+            if components.peek().is_none() {
+                break;
+            }
+            if let Ok(meta) = fs::symlink_metadata(&at)
+                && meta.file_type().is_symlink()
+                && meta.uid() != 0
+            {
+                return Err(format!(
+                    "{path}: {} is a link made by uid {}",
+                    at.display(),
+                    meta.uid()
+                ));
+            }
+        }
+        Ok(full)
+    }
+}
+
 /// What a finished command did.
 #[derive(Clone, Debug, Default)]
 pub struct Output {
@@ -113,7 +143,7 @@ impl Output {
                 .map(|l| l.trim().to_owned())
         };
         match last(&stderr).or_else(|| last(&stdout)) {
-            Some(line) => format!("{status}: {line}"),
+            Some(line) => format!("{status}: {}", printable(&line)),
             None => status,
         }
     }
@@ -207,6 +237,33 @@ impl Runner {
         extra_env: &[(&str, &str)],
         timeout: Duration,
     ) -> Result<Output, String> {
+        self.run_inner(program, args, extra_env, timeout, None, None)
+    }
+
+    /// Runs this very agent binary with `args`, `input` on its stdin, as the user `uid:gid`
+    /// when the agent is root (so that whatever it touches, it touches with that user's
+    /// rights), else as whoever runs the agent.
+    pub fn run_self_as<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        input: Vec<u8>,
+        (uid, gid): (u32, u32),
+    ) -> Result<Output, String> {
+        let me =
+            std::env::current_exe().map_err(|e| format!("cannot find mmc-agent itself: {e}"))?;
+        let user = is_root().then_some((uid, gid));
+        self.run_inner(&me, args, &[], self.timeout, Some(input), user)
+    }
+
+    fn run_inner<S: AsRef<OsStr>>(
+        &self,
+        program: &Path,
+        args: &[S],
+        extra_env: &[(&str, &str)],
+        timeout: Duration,
+        input: Option<Vec<u8>>,
+        user: Option<(u32, u32)>,
+    ) -> Result<Output, String> {
         failpoint::hit();
         let mut command = Command::new(program);
         command
@@ -215,14 +272,27 @@ impl Runner {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra_env.iter().copied())
             .current_dir("/")
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so a timeout can stop whatever it started too.
             .process_group(0);
+        if let Some((uid, gid)) = user {
+            // As root, std drops the supplementary groups when it changes the user id.
+            command.gid(gid).uid(uid);
+        }
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+            thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
         let (sender, receiver) = mpsc::channel();
         for (index, stream) in [
             child
@@ -372,10 +442,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], spec: FileSpec) -> io::Result<()>
         file.write_all(&bytes[..half])?;
         failpoint::hit();
         file.write_all(&bytes[half..])?;
-        file.set_permissions(fs::Permissions::from_mode(spec.mode))?;
+        // Owner first: changing the owner clears set-user-ID and set-group-ID bits.
         if let (Some((uid, gid)), true) = (spec.owner, is_root()) {
             std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
         }
+        file.set_permissions(fs::Permissions::from_mode(spec.mode))?;
         file.sync_all()?;
         failpoint::hit();
         fs::rename(&temp, path)?;
@@ -386,6 +457,105 @@ pub fn write_atomic(path: &Path, bytes: &[u8], spec: FileSpec) -> io::Result<()>
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Most bytes read from a plist the agent does not control.
+pub const MAX_PLIST_BYTES: u64 = 4 * 1024 * 1024;
+/// Deepest nesting of arrays and dictionaries accepted in such a plist.
+const MAX_PLIST_DEPTH: usize = 64;
+
+/// Opens a file the agent does not control for reading: it never blocks (a FIFO planted where
+/// a plist should be is refused, not waited on) and must be a regular file. `follow`: whether a
+/// symlink at the last component is followed (Munki follows them for installs items).
+pub fn open_regular(path: &Path, follow: bool) -> io::Result<fs::File> {
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads a regular file of at most `cap` bytes (see [`open_regular`]).
+pub fn read_bounded(path: &Path, cap: u64, follow: bool) -> io::Result<Vec<u8>> {
+    let file = open_regular(path, follow)?;
+    if file.metadata()?.len() > cap {
+        return Err(io::Error::other(format!("larger than {cap} bytes")));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// A plist the agent does not control (an app's Info.plist, a user's preferences), read with
+/// [`read_bounded`] and parsed with a nesting limit, so that no file can hang, exhaust or crash
+/// the agent.
+pub fn read_plist(path: &Path, follow: bool) -> Result<plist::Value, String> {
+    let bytes = read_bounded(path, MAX_PLIST_BYTES, follow).map_err(|e| e.to_string())?;
+    parse_plist(&bytes)
+}
+
+/// Parses a plist (XML or binary), refusing nesting deeper than 64 levels before building it.
+pub fn parse_plist(bytes: &[u8]) -> Result<plist::Value, String> {
+    use plist::stream::{Event, Reader};
+    let mut depth = 0usize;
+    for event in Reader::new(io::Cursor::new(bytes)) {
+        match event.map_err(|e| e.to_string())? {
+            Event::StartArray(_) | Event::StartDictionary(_) => {
+                depth += 1;
+                if depth > MAX_PLIST_DEPTH {
+                    return Err(format!("nested deeper than {MAX_PLIST_DEPTH} levels"));
+                }
+            }
+            Event::EndCollection => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    plist::Value::from_reader(io::Cursor::new(bytes)).map_err(|e| e.to_string())
+}
+
+/// Creates (or tightens) a directory only its owner may enter: mode 0700, owned by the agent's
+/// user. Refuses a symlink, or a directory someone else owns.
+pub fn private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = fs::symlink_metadata(path)?;
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me {
+        return Err(io::Error::other(format!(
+            "{} is not a directory of the agent's own",
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Replaces characters that have no place in a report or a terminal (controls, ANSI escapes)
+/// with `?`, keeping tabs.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .collect()
 }
 
 /// Removes `path` and makes the removal durable.

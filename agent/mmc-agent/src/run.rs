@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::apply::{Converger, Need, Op};
 use crate::installed::Probe;
 use crate::log::Log;
-use crate::platform::{Root, Runner, remove_durably, write_atomic};
+use crate::platform::{Root, Runner, printable, remove_durably, write_atomic};
 use crate::script::Scripts;
 use crate::settings::Settings;
 use crate::state::{Applied, Dirs, ItemState, PRIVATE, State};
@@ -285,7 +285,8 @@ fn converge(
 ) -> Result<Report, String> {
     let started = Instant::now();
     let trusted = trusted_keys(options, settings, root)?;
-    let (bundle_path, statement, archive, older) = pick_bundle(options, dirs, &trusted, now)?;
+    let (bundle_path, statement, archive, older) =
+        pick_bundle(options, dirs, &trusted, now, settings.audience.as_deref())?;
     let mut state = State::load(dirs)?;
     if let Some(last) = &state.last_applied
         && statement.version < last.version
@@ -314,17 +315,23 @@ fn converge(
 
     // Stage: a real run keeps the verified files under bundles/; --check extracts to a
     // temporary directory outside the Mac's root.
-    let scratch;
+    // --check keeps everything it unpacks or runs in a private temporary directory (mode 0700,
+    // a fresh name), never in a shared, predictable one.
+    let scratch = if options.check {
+        Some(Scratch::create()?)
+    } else {
+        None
+    };
     let bundle_dir_name = format!("{}-{}", statement.name, statement.version);
-    let unpacked = if options.check {
-        scratch = Scratch::create()?;
+    let unpacked = if let Some(scratch) = &scratch {
         scratch.path.join("bundle")
     } else {
         dirs.bundles()
             .join(format!(".staging-{}", std::process::id()))
     };
     if !options.check {
-        fs::create_dir_all(dirs.bundles())
+        // Bundles hold every file item's content: only root may read them.
+        crate::platform::private_dir(&dirs.bundles())
             .map_err(|e| format!("cannot create {}: {e}", dirs.bundles().display()))?;
         let _ = fs::remove_dir_all(&unpacked);
     }
@@ -360,10 +367,9 @@ fn converge(
     }
     let scripts = Scripts {
         runner: &runner,
-        scratch: if options.check {
-            std::env::temp_dir().join(format!("mmc-agent-check-{}", std::process::id()))
-        } else {
-            dirs.scratch()
+        scratch: match &scratch {
+            Some(scratch) => scratch.path.join("scripts"),
+            None => dirs.scratch(),
         },
         timeout,
     };
@@ -486,7 +492,7 @@ fn converge(
         match need {
             Err(e) => {
                 report.result = "failed";
-                report.error = Some(e);
+                report.error = Some(printable(&e));
             }
             Ok(Need::Skip(why)) => {
                 report.result = "skipped";
@@ -514,7 +520,7 @@ fn converge(
                         for w in &warnings {
                             log.warn(&format!("{}: {w}", step.name));
                         }
-                        report.warnings = warnings;
+                        report.warnings = warnings.iter().map(|w| printable(w)).collect();
                         if step.op == Op::Install {
                             present.insert(step.name.clone());
                         }
@@ -522,7 +528,7 @@ fn converge(
                     Err(e) => {
                         log.error(&format!("{}: {e}", step.name));
                         report.result = "failed";
-                        report.error = Some(e);
+                        report.error = Some(printable(&e));
                     }
                 }
             }
@@ -597,6 +603,7 @@ fn converge(
         state.save(dirs)?;
         write_reports(dirs, &report, &pkginfos)?;
         prune_bundles(dirs, &bundle_dir_name);
+        prune_cache(dirs, &pkginfos);
         // Superseded bundles leave incoming/; the applied one stays for the next periodic run.
         for path in &older {
             let mut signature = path.as_os_str().to_owned();
@@ -706,6 +713,7 @@ fn pick_bundle(
     dirs: &Dirs,
     trusted: &[VerifyingKey],
     now: Timestamp,
+    audience: Option<&str>,
 ) -> Result<(PathBuf, Statement, Vec<u8>, Vec<PathBuf>), String> {
     let candidates: Vec<PathBuf> = match &options.bundle {
         Some(path) => vec![path.clone()],
@@ -736,6 +744,14 @@ fn pick_bundle(
     let mut errors = Vec::new();
     for path in candidates {
         match verify_one(&path, trusted, now) {
+            Ok((statement, _)) if audience.is_some_and(|a| a != statement.audience) => {
+                errors.push(format!(
+                    "{}: its audience is {}, and this Mac takes only {} (agent.json)",
+                    path.display(),
+                    statement.audience,
+                    audience.unwrap_or_default()
+                ));
+            }
             Ok((statement, archive)) => verified.push((path, statement, archive)),
             Err(e) => errors.push(e),
         }
@@ -804,6 +820,30 @@ fn stage(staging: &Path, dirs: &Dirs, name: &str) -> Result<PathBuf, String> {
     Ok(target)
 }
 
+/// Removes cached payloads that no pkginfo of the applied bundle names any more (cache files
+/// are named by the first 16 hex digits of their SHA-256).
+fn prune_cache(dirs: &Dirs, pkginfos: &BTreeMap<String, Pkginfo>) {
+    let wanted: BTreeSet<String> = pkginfos
+        .values()
+        .flat_map(|p| [&p.installer_item_hash, &p.uninstaller_item_hash])
+        .flatten()
+        .filter(|h| h.len() >= 16 && h.is_ascii())
+        .map(|h| format!("{}-", h[..16].to_ascii_lowercase()))
+        .collect();
+    let Ok(entries) = fs::read_dir(dirs.cache()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !wanted
+            .iter()
+            .any(|prefix| name.starts_with(prefix.as_str()))
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Removes staged bundles other than `keep` (and staging leftovers of killed runs).
 fn prune_bundles(dirs: &Dirs, keep: &str) {
     let Ok(entries) = fs::read_dir(dirs.bundles()) else {
@@ -861,10 +901,10 @@ pub(crate) fn admin_facts(root: &Root, scripts: &Scripts, check: bool, log: &mut
             }
         }
     }
-    let Ok(bytes) = fs::read(&plist_path) else {
+    if !plist_path.exists() {
         return Facts::new();
-    };
-    match plist::Value::from_reader(std::io::Cursor::new(bytes)) {
+    }
+    match crate::platform::read_plist(&plist_path, false) {
         Ok(plist::Value::Dictionary(d)) => d
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), crate::facts::fact_from_plist(v)?)))
@@ -880,7 +920,15 @@ pub(crate) fn admin_facts(root: &Root, scripts: &Scripts, check: bool, log: &mut
 /// write it.
 fn unsafe_script(path: &Path) -> Option<String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let meta = fs::metadata(path).ok()?;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return Some("cannot be examined".into());
+    };
+    if meta.file_type().is_symlink() {
+        return Some("a symlink".into());
+    }
+    if !meta.is_file() {
+        return Some("not a regular file".into());
+    }
     let mode = meta.permissions().mode();
     if mode & 0o111 == 0 {
         return Some("not executable".into());
@@ -888,8 +936,20 @@ fn unsafe_script(path: &Path) -> Option<String> {
     if mode & 0o002 != 0 {
         return Some("writable by everyone".into());
     }
-    if crate::platform::is_root() && meta.uid() != 0 {
-        return Some(format!("owned by uid {}, not root", meta.uid()));
+    // Group write is allowed for wheel and admin only, as Munki allows.
+    if mode & 0o020 != 0 && meta.gid() != 0 && meta.gid() != 80 {
+        return Some(format!("writable by group {}", meta.gid()));
+    }
+    if crate::platform::is_root() {
+        if meta.uid() != 0 {
+            return Some(format!("owned by uid {}, not root", meta.uid()));
+        }
+        if let Some(dir) = path.parent()
+            && let Ok(d) = fs::metadata(dir)
+            && (d.uid() != 0 || d.permissions().mode() & 0o022 != 0)
+        {
+            return Some(format!("its folder {} is not root's alone", dir.display()));
+        }
     }
     None
 }
@@ -1172,6 +1232,8 @@ fn write_reports(
     pkginfos: &BTreeMap<String, Pkginfo>,
 ) -> Result<(), String> {
     let reports = dirs.reports();
+    crate::platform::private_dir(&reports)
+        .map_err(|e| format!("cannot create {}: {e}", reports.display()))?;
     let mut json = serde_json::to_vec_pretty(report).expect("report serializes");
     json.push(b'\n');
     write_atomic(&reports.join("report.json"), &json, PRIVATE)
@@ -1203,7 +1265,8 @@ pub(crate) fn list_items(options: &Options) -> Result<Vec<(String, String, Strin
     let settings = Settings::load(&dirs)?;
     let trusted = trusted_keys(options, &settings, &root)?;
     let now = options.now.unwrap_or_else(Timestamp::now);
-    let (path, _, archive, _) = pick_bundle(options, &dirs, &trusted, now)?;
+    let (path, _, archive, _) =
+        pick_bundle(options, &dirs, &trusted, now, settings.audience.as_deref())?;
     let scratch = Scratch::create()?;
     let dir = scratch.path.join("bundle");
     mmc_bundle::extract(&archive, &dir).map_err(|e| format!("{}: {e}", path.display()))?;

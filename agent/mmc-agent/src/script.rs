@@ -63,8 +63,10 @@ impl Scripts<'_> {
 
     fn try_run(&self, item: &str, role: &str, text: &str) -> Result<Output, String> {
         let (interpreter, argument) = shebang(text)?;
-        fs::create_dir_all(&self.scratch)
-            .map_err(|e| format!("cannot create {}: {e}", self.scratch.display()))?;
+        // Only the agent may enter the directory a script is written to; otherwise someone could
+        // swap the file between its writing and its running.
+        crate::platform::private_dir(&self.scratch)
+            .map_err(|e| format!("cannot use {} for scripts: {e}", self.scratch.display()))?;
         let path = self
             .scratch
             .join(format!("{}.{role}.{}", safe(item), std::process::id()));
@@ -157,6 +159,44 @@ mod tests {
         );
         assert!(shebang("echo hi").is_err());
         assert!(shebang("#!sh\n").is_err());
+    }
+
+    #[test]
+    fn scripts_are_never_written_where_others_can_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let runner = Runner::new(&root, &BTreeMap::new(), None, None);
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let scripts = Scripts {
+            runner: &runner,
+            scratch: shared.clone(),
+            timeout: Duration::from_secs(10),
+        };
+        // A directory of the agent's own is tightened to 0700 before use.
+        let run = scripts.run("x", "installcheck_script", "#!/bin/sh\nexit 0\n");
+        assert_eq!(run.status, 0);
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        // A symlink is refused, whatever it points at.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        let scripts = Scripts {
+            runner: &runner,
+            scratch: link,
+            timeout: Duration::from_secs(10),
+        };
+        let run = scripts.run("x", "installcheck_script", "#!/bin/sh\nexit 0\n");
+        assert_eq!(run.status, -1);
+        assert!(
+            run.summary().contains("not a directory of the agent's own"),
+            "{}",
+            run.summary()
+        );
     }
 
     #[test]

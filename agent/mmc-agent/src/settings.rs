@@ -3,6 +3,7 @@
 //!
 //! ```json
 //! {
+//!   "audience": "com.example:stable",
 //!   "trust": ["/Library/Application Support/mmc/keys/ci-2026.pem"],
 //!   "packages": "https://munki.example.com/repo/pkgs",
 //!   "manifest": "site_default",
@@ -25,6 +26,10 @@ use crate::state::Dirs;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The only bundle audience this Mac takes (e.g. `com.example:stable`), so that a
+    /// bundle signed for another ring is refused even though the signature is good.
+    #[serde(default)]
+    pub audience: Option<String>,
     /// PEM public keys that may sign bundles (paths on the Mac).
     #[serde(default)]
     pub trust: Vec<String>,
