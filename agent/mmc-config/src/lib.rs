@@ -31,6 +31,96 @@ pub struct Config {
     /// Where Munki's copy of each manifest lies in the bundle.
     pub munki_manifests: BTreeMap<String, String>,
     pub profiles: BTreeMap<String, ProfileRef>,
+    /// Apple software update enforcement (install-or-defer), in the order written; the first
+    /// policy whose condition holds applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub updates: Vec<UpdatePolicy>,
+}
+
+/// One update enforcement policy: which Apple updates are required, how long a user may defer
+/// them, and what the prompts say. Times are seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePolicy {
+    pub name: String,
+    /// An NSPredicate over the facts; absent means every Mac.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    pub require: Requirement,
+    /// An absolute deadline (RFC 3339). When absent, the deadline is the first time the
+    /// required updates were seen plus `max_deferral_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    pub max_deferral_secs: u64,
+    /// After a deferral, the next prompt comes this much later.
+    pub reprompt_secs: u64,
+    /// Past the deadline, how long the non-dismissible prompt waits before installing anyway.
+    pub prompt_timeout_secs: u64,
+    /// After a soft restart is asked for, how long before a forced restart.
+    pub restart_delay_secs: u64,
+    /// Local hours `[start, end)`: a deadline falling inside them moves to `end` that day, so
+    /// that forced installs do not interrupt a working day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_hours: Option<WorkHours>,
+    /// Enforce at once, without any deferral (for testing the workflow).
+    #[serde(default)]
+    pub skip_deferral: bool,
+    pub notifier: Notifier,
+    pub messages: UpdateMessages,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_contact: Option<String>,
+}
+
+/// Which updates a policy requires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Requirement {
+    /// macOS at least this version: the `softwareupdate` updates that lead there (titles
+    /// starting with macOS) are required while the Mac's `os_vers` is lower.
+    OsVersion { version: String },
+    /// Every update `softwareupdate --list` marks recommended or needing a restart.
+    Recommended,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkHours {
+    /// 0–23.
+    pub start: u8,
+    /// 1–24, after `start`.
+    pub end: u8,
+}
+
+/// The program that shows prompts, and what its exit statuses mean.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifier {
+    /// Absolute path, e.g. `/usr/local/bin/dialog` (swiftDialog) or
+    /// `/Library/Application Support/JAMF/bin/jamfHelper.app/Contents/MacOS/jamfHelper`.
+    pub program: String,
+    /// Arguments; `%TITLE%`, `%MESSAGE%`, `%TIMEOUT%` (seconds, 0 for none), `%INSTALL%` and
+    /// `%DEFER%` (button labels) are replaced, each argument as a whole string.
+    pub args: Vec<String>,
+    /// Exit statuses meaning "install now" and "defer"; any other status means the prompt
+    /// timed out or was dismissed.
+    pub install_exit: Vec<i32>,
+    pub defer_exit: Vec<i32>,
+}
+
+/// Prompt texts. In them, `%HOURS%` (hours left before the deadline), `%DEADLINE%`,
+/// `%UPDATES%` (the update titles, one a line) and `%SUPPORT%` are replaced; a part between
+/// `[restart]` and `[/restart]` is kept only when an update needs a restart, and a part between
+/// `[deferrable]` and `[/deferrable]` only while the user may still defer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMessages {
+    pub title: String,
+    /// Shown while the user may defer.
+    pub prompt: String,
+    /// Shown past the deadline (no deferral).
+    pub deadline: String,
+    pub install_button: String,
+    pub defer_button: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -98,6 +98,7 @@ fn sample() -> Config {
         manifests: BTreeMap::new(),
         munki_manifests: BTreeMap::new(),
         profiles: BTreeMap::new(),
+        updates: Vec::new(),
     }
 }
 
@@ -145,4 +146,41 @@ fn pkginfo_reads_munki_shapes() {
     assert_eq!(p.on_demand, Some(true));
     assert_eq!(p.installs.unwrap().len(), 1);
     assert!(Pkginfo::from_plist(b"<plist><array/></plist>").is_err());
+}
+
+#[test]
+fn update_policies_round_trip_and_stay_out_of_configs_without_them() {
+    let mut config = sample();
+    assert!(!String::from_utf8(config.to_json()).unwrap().contains("updates"));
+    config.updates.push(UpdatePolicy {
+        name: "macos-15".into(),
+        condition: Some("os_vers_major == 15".into()),
+        require: Requirement::OsVersion {
+            version: "15.2".into(),
+        },
+        deadline: None,
+        max_deferral_secs: 259_200,
+        reprompt_secs: 14_400,
+        prompt_timeout_secs: 600,
+        restart_delay_secs: 300,
+        work_hours: Some(WorkHours { start: 9, end: 17 }),
+        skip_deferral: false,
+        notifier: Notifier {
+            program: "/usr/local/bin/dialog".into(),
+            args: vec!["--title".into(), "%TITLE%".into()],
+            install_exit: vec![0],
+            defer_exit: vec![2],
+        },
+        messages: UpdateMessages {
+            title: "Updates".into(),
+            prompt: "%HOURS% hours left".into(),
+            deadline: "Now".into(),
+            install_button: "Install".into(),
+            defer_button: "Later".into(),
+        },
+        support_contact: None,
+    });
+    let bytes = config.to_json();
+    assert_eq!(Config::from_json(&bytes).unwrap(), config);
+    assert!(String::from_utf8(bytes).unwrap().contains("\"kind\": \"os_version\""));
 }

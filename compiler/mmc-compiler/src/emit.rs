@@ -149,6 +149,7 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
         manifests,
         munki_manifests,
         profiles,
+        updates: Vec::new(),
     };
     files.insert("config.json".to_owned(), config.to_json());
     files

@@ -116,6 +116,7 @@ fn the_53_version_vectors_decide_installs_through_the_agent() {
         manifests: [("site_default".to_owned(), manifest)].into(),
         munki_manifests: BTreeMap::new(),
         profiles: BTreeMap::new(),
+        updates: Vec::new(),
     };
     files.insert("config.json".into(), config.to_json());
     let fixture = Fixture::with_archive(write_archive(&files).unwrap());
