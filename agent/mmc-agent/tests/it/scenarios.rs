@@ -565,6 +565,7 @@ impl BundleBuilder {
             )]),
             munki_manifests: BTreeMap::new(),
             profiles: BTreeMap::new(),
+            updates: Vec::new(),
         }
     }
 
