@@ -16,6 +16,18 @@ pub struct Bundle {
     pub items: BTreeMap<String, Item>,
     pub manifests: BTreeMap<String, Manifest>,
     pub profiles: BTreeMap<String, Profile>,
+    /// Which repository file each item, manifest and profile came from.
+    pub sources: Sources,
+}
+
+/// The repository file (repo-relative path) behind each item, manifest and profile of a bundle,
+/// by name (profiles by identifier). `mmc diff` uses it to say where a change was made and to
+/// pair a profile whose identifier changed with its old self.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub items: BTreeMap<String, String>,
+    pub manifests: BTreeMap<String, String>,
+    pub profiles: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

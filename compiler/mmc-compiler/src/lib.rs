@@ -5,6 +5,7 @@
 
 pub mod conditions;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod ir;
 pub mod load;
@@ -46,6 +47,8 @@ pub struct BundleOutput {
     pub files: BTreeMap<String, Vec<u8>>,
     /// The manifests the bundle carries, for evaluating them against a Mac's facts (`mmc eval`).
     pub manifests: BTreeMap<String, mmc_manifest::Manifest>,
+    /// Which repository file each item, manifest and profile came from (for `mmc diff`).
+    pub sources: ir::Sources,
 }
 
 /// Compiles a policy repository held in memory.
@@ -68,6 +71,7 @@ pub fn compile(files: &FileSet) -> Compiled {
                 audience: b.audience,
                 expires_after_secs: b.expires_after_secs,
                 trusted_keys: b.trusted_keys,
+                sources: b.sources,
             });
         }
     }
@@ -107,12 +111,18 @@ pub enum PackageError {
     Time(i64),
 }
 
-/// Builds the deterministic archive and signs a statement over it.
-pub fn package(
-    b: &BundleOutput,
-    stamp: Stamp,
-    key: &ed25519_dalek::SigningKey,
-) -> Result<Packaged, PackageError> {
+/// A bundle archive and the statement that will vouch for it, before signing: its `key_id` is
+/// empty until [`sign`] fills it in.
+#[derive(Debug, Clone)]
+pub struct Unsigned {
+    /// `NAME-VERSION.tar.gz`
+    pub file_name: String,
+    pub archive: Vec<u8>,
+    pub statement: mmc_bundle::Statement,
+}
+
+/// Builds the deterministic archive and the statement describing it.
+pub fn archive(b: &BundleOutput, stamp: Stamp) -> Result<Unsigned, PackageError> {
     let archive = mmc_bundle::write_archive(&b.files)?;
     let created = jiff::Timestamp::from_second(stamp.created)
         .map_err(|_| PackageError::Time(stamp.created))?;
@@ -130,16 +140,40 @@ pub fn package(
         version: stamp.version,
         created: created.to_string(),
         expires: expires.to_string(),
-        key_id: mmc_bundle::key_id(&key.verifying_key()),
+        key_id: String::new(),
         archive: mmc_bundle::ArchiveRef::of(file_name.clone(), &archive),
     };
+    Ok(Unsigned {
+        file_name,
+        archive,
+        statement,
+    })
+}
+
+/// Signs an unsigned bundle's statement with `key` (which sets its `key_id`).
+pub fn sign(unsigned: Unsigned, key: &ed25519_dalek::SigningKey) -> Packaged {
+    let Unsigned {
+        file_name,
+        archive,
+        mut statement,
+    } = unsigned;
+    statement.key_id = mmc_bundle::key_id(&key.verifying_key());
     let envelope = mmc_bundle::sign(&statement, key);
-    Ok(Packaged {
+    Packaged {
         file_name,
         archive,
         envelope,
         statement,
-    })
+    }
+}
+
+/// Builds the deterministic archive and signs a statement over it.
+pub fn package(
+    b: &BundleOutput,
+    stamp: Stamp,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<Packaged, PackageError> {
+    Ok(sign(archive(b, stamp)?, key))
 }
 
 #[cfg(test)]

@@ -1147,6 +1147,7 @@ impl<'a> Repo<'a> {
             }
         }
 
+        let mut sources = ir::Sources::default();
         let mut manifests = BTreeMap::new();
         for name in &selected {
             let src = &self.loaded.manifests[*name];
@@ -1206,6 +1207,9 @@ impl<'a> Repo<'a> {
                 notes: src.value.notes.as_ref().and_then(|t| cx.text(&src.file, t)),
             };
             manifests.insert((*name).to_owned(), m);
+            sources
+                .manifests
+                .insert((*name).to_owned(), src.file.clone());
         }
 
         let mut items = BTreeMap::new();
@@ -1224,6 +1228,7 @@ impl<'a> Repo<'a> {
             }
             if let Some(item) = cx.item(&src.file, &src.value, &self.tracks) {
                 items.insert((*name).to_owned(), item);
+                sources.items.insert((*name).to_owned(), src.file.clone());
             }
         }
 
@@ -1238,6 +1243,9 @@ impl<'a> Repo<'a> {
             }
             let identifier = self.profile_identifier(src);
             if let Some(p) = cx.profile(src, &identifier, &namespace, &cfg.org.name.value) {
+                sources
+                    .profiles
+                    .insert(identifier.clone(), src.file.clone());
                 profiles.insert(identifier, p);
             }
         }
@@ -1257,6 +1265,7 @@ impl<'a> Repo<'a> {
             items,
             manifests,
             profiles,
+            sources,
         }
     }
 

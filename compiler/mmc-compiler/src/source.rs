@@ -7,7 +7,7 @@ use std::ops::Range;
 ///
 /// The CLI fills it from the work tree (and, later, from a git revision); the compiler never reads
 /// the file system itself.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileSet {
     files: BTreeMap<String, String>,
 }
