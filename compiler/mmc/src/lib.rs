@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod git;
 mod output;
 mod workspace;
 
@@ -12,7 +13,7 @@ use clap::Parser;
 
 pub use cli::Cli;
 
-/// Exit codes: 0 success, 1 reserved for "changes found" (`mmc diff`), 2 any error.
+/// Exit codes: 0 success, 1 changes found (`mmc diff`) or a test failed (`mmc test`), 2 any error.
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn run() -> ExitCode {

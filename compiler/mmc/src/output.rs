@@ -47,12 +47,7 @@ impl Printer {
         as_result: bool,
     ) {
         match self.format {
-            Format::Human => {
-                let mut err = self.stderr();
-                for d in diags {
-                    let _ = writeln!(err, "{}\n", diag::render_human(d, files, true));
-                }
-            }
+            Format::Human | Format::Markdown => self.human_diagnostics(diags, files),
             Format::Json => {
                 let lines: String = diags
                     .iter()
@@ -72,6 +67,14 @@ impl Printer {
         }
     }
 
+    /// Problems in human form on stderr, whatever the format.
+    pub fn human_diagnostics(&self, diags: &[Diagnostic], files: &FileSet) {
+        let mut err = self.stderr();
+        for d in diags {
+            let _ = writeln!(err, "{}\n", diag::render_human(d, files, true));
+        }
+    }
+
     fn machine(&self, text: &str, to_stdout: bool) {
         if to_stdout {
             self.stdout(text);
@@ -82,7 +85,7 @@ impl Printer {
 
     /// A cargo-style status line on stderr (`    Finished ...`), human format only.
     pub fn status(&self, verb: &str, message: &str) {
-        if self.format == Format::Human {
+        if matches!(self.format, Format::Human | Format::Markdown) {
             let style = anstyle::Style::new()
                 .bold()
                 .fg_color(Some(anstyle::AnsiColor::Green.into()));
@@ -92,7 +95,7 @@ impl Printer {
 
     pub fn warn(&self, message: &str) {
         match self.format {
-            Format::Human => {
+            Format::Human | Format::Markdown => {
                 let style = anstyle::Style::new()
                     .bold()
                     .fg_color(Some(anstyle::AnsiColor::Yellow.into()));
@@ -128,6 +131,13 @@ impl Printer {
                 let _ = writeln!(self.stderr(), "{style}error{style:#}: {message}");
             }
         }
+    }
+
+    /// Text with ANSI styles on stdout; the styles are dropped when stdout is not a terminal
+    /// or colours are off (`--color`, `NO_COLOR`).
+    pub fn stdout_styled(&self, text: &str) {
+        let mut out = AutoStream::new(std::io::stdout(), self.color);
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
     pub fn stdout(&self, text: &str) {

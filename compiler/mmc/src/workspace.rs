@@ -38,7 +38,7 @@ pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
     let mut files = FileSet::new();
     let mut paths = Vec::new();
     paths.push(root.join(REPO_FILE));
-    for dir in [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, TESTS_DIR] {
+    for dir in POLICY_DIRS {
         let dir = root.join(dir);
         // A linked policy folder would pull files from outside the repository: report it below.
         if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -58,28 +58,49 @@ pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
         let meta = std::fs::symlink_metadata(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         if meta.file_type().is_symlink() {
-            diags.push(
-                                Diagnostic::error("symlink", format!("{rel} is a symbolic link; mmc does not follow links in a policy repository"))
-                    .help("policy files must be regular files: a link could pull a file from outside the repository into a signed bundle"),
-            );
+            diags.push(symlink_problem(&rel));
             continue;
         }
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        match String::from_utf8(bytes) {
-            Ok(text) => files.insert(
-                rel,
-                text.strip_prefix('\u{feff}')
-                    .map(str::to_owned)
-                    .unwrap_or(text),
-            ),
-            Err(_) => diags.push(
-                Diagnostic::error("not-utf8", format!("{rel} is not UTF-8 text"))
-                    .help("save the file as UTF-8"),
-            ),
-        }
+        add_file(&mut files, rel, bytes, diags);
     }
     Ok(files)
+}
+
+/// The folders below the repository root whose `.yaml`/`.yml` files are policies (besides
+/// `mmc.yaml`). The work tree and a git revision (`mmc diff`) are read with the same selection.
+pub const POLICY_DIRS: [&str; 4] = [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, TESTS_DIR];
+
+/// Whether a file name below a policy folder is read: `.yaml` or `.yml`, not hidden.
+pub fn is_policy_name(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))
+}
+
+/// A symbolic link where a policy file or folder would be.
+pub fn symlink_problem(rel: &str) -> Diagnostic {
+    Diagnostic::error(
+        "symlink",
+        format!("{rel} is a symbolic link; mmc does not follow links in a policy repository"),
+    )
+    .help("policy files must be regular files: a link could pull a file from outside the repository into a signed bundle")
+}
+
+/// Adds one policy file's bytes: UTF-8 text, a leading byte-order mark dropped.
+pub fn add_file(files: &mut FileSet, rel: String, bytes: Vec<u8>, diags: &mut Vec<Diagnostic>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            let text = text
+                .strip_prefix('\u{feff}')
+                .map(str::to_owned)
+                .unwrap_or(text);
+            files.insert(rel, text);
+        }
+        Err(_) => diags.push(
+            Diagnostic::error("not-utf8", format!("{rel} is not UTF-8 text"))
+                .help("save the file as UTF-8"),
+        ),
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -91,7 +112,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
             continue;
         }
         let path = entry.path();
@@ -100,11 +122,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             out.push(path); // refused by the caller, whatever it points at
         } else if ft.is_dir() {
             walk(&path, out)?;
-        } else {
-            let n = name.to_string_lossy();
-            if n.ends_with(".yaml") || n.ends_with(".yml") {
-                out.push(path);
-            }
+        } else if is_policy_name(&name) {
+            out.push(path);
         }
     }
     Ok(())

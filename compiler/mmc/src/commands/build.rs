@@ -16,7 +16,9 @@ pub const KEY_ENV: &str = "MMC_SIGNING_KEY";
 #[derive(Serialize)]
 struct BuildReport {
     version: u32,
-    key_id: String,
+    /// Absent for `--unsigned`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
     bundles: Vec<BundleReport>,
 }
 
@@ -26,7 +28,11 @@ struct BundleReport {
     track: String,
     audience: String,
     path: String,
-    signature: String,
+    /// The envelope (`.sig`), or for `--unsigned` the statement to sign (`.statement.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement: Option<String>,
     version: u64,
     sha256: String,
     size: u64,
@@ -50,8 +56,12 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         return Ok(ExitCode::from(EXIT_ERROR));
     }
 
-    let key = load_key(args.key.as_deref(), out)?;
-    let key_id = mmc_bundle::key_id(&key.verifying_key());
+    let key = if args.unsigned {
+        None
+    } else {
+        Some(load_key(args.key.as_deref(), out)?)
+    };
+    let key_id = key.as_ref().map(|k| mmc_bundle::key_id(&k.verifying_key()));
     let stamp = stamp(&root, &files, out)?;
     let out_dir = args.out.clone().unwrap_or_else(|| root.join("build"));
     let bundle_dir = out_dir.join("bundles");
@@ -59,17 +69,46 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     // Package everything in memory first, so a failure writes nothing.
     let mut packaged = Vec::new();
     for b in &compiled.bundles {
-        if !b.trusted_keys.is_empty() && !b.trusted_keys.contains(&key_id) {
-            bail!(
-                "the signing key {key_id} is not in mmc.yaml's signing.trusted_keys, so agents would refuse bundle `{}`; \
-                 sign with a listed key, or add this key id to trusted_keys (and roll it out to agents) first",
-                b.name
-            );
-        }
-        let p = mmc_compiler::package(b, stamp, &key)
+        let unsigned = mmc_compiler::archive(b, stamp)
             .with_context(|| format!("cannot package bundle `{}`", b.name))?;
+        let p = match (&key, &key_id) {
+            (Some(key), Some(key_id)) => {
+                super::sign::check_trusted(key_id, &b.trusted_keys, &b.name)?;
+                let p = mmc_compiler::sign(unsigned, key);
+                Written {
+                    file_name: p.file_name,
+                    archive: p.archive,
+                    companion: p.envelope,
+                    statement: p.statement,
+                }
+            }
+            _ => {
+                // The statement to sign, and what `mmc sign` must check: the trusted keys.
+                let to_sign = super::sign::ToSign {
+                    format: super::sign::TO_SIGN_FORMAT,
+                    statement: unsigned.statement.clone(),
+                    trusted_keys: b.trusted_keys.clone(),
+                };
+                let mut companion = serde_json::to_vec_pretty(&to_sign)?;
+                companion.push(b'\n');
+                Written {
+                    file_name: unsigned.file_name,
+                    archive: unsigned.archive,
+                    companion,
+                    statement: unsigned.statement,
+                }
+            }
+        };
         packaged.push((b, p));
     }
+    // Next to each archive: its envelope, or (unsigned) its statement to sign.
+    let companion = |archive: &Path| {
+        if args.unsigned {
+            super::sign::statement_path(archive)
+        } else {
+            signature_path(archive)
+        }
+    };
 
     let mut report = BuildReport {
         version: 1,
@@ -95,11 +134,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     for (_, p) in &packaged {
         let path = bundle_dir.join(&p.file_name);
         staged.push(workspace::stage(&path, &p.archive, 0o644)?);
-        staged.push(workspace::stage(
-            &signature_path(&path),
-            &p.envelope,
-            0o644,
-        )?);
+        staged.push(workspace::stage(&companion(&path), &p.companion, 0o644)?);
     }
     // Archives land before their envelopes: an archive without its envelope is refused by agents.
     for s in staged {
@@ -107,7 +142,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     }
     for (b, p) in &packaged {
         let path = bundle_dir.join(&p.file_name);
-        let sig = signature_path(&path);
+        let sig = companion(&path);
         out.status(
             "Built",
             &format!(
@@ -123,7 +158,8 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
             track: b.track.clone(),
             audience: b.audience.clone(),
             path: path.display().to_string(),
-            signature: sig.display().to_string(),
+            signature: (!args.unsigned).then(|| sig.display().to_string()),
+            statement: args.unsigned.then(|| sig.display().to_string()),
             version: p.statement.version,
             sha256: p.statement.archive.sha256.clone(),
             size: p.statement.archive.length,
@@ -132,11 +168,29 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
             files: b.files.len() + 1,
         });
     }
-    out.status("Signed", &format!("with key {key_id}"));
+    match &key_id {
+        Some(key_id) => out.status("Signed", &format!("with key {key_id}")),
+        None => out.status(
+            "Unsigned",
+            &format!(
+                "sign with `mmc sign {}` where the key is",
+                bundle_dir.display()
+            ),
+        ),
+    }
     if out.format == crate::cli::Format::Json {
         out.stdout(&(serde_json::to_string_pretty(&report)? + "\n"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A bundle ready to write: its archive and, next to it, its envelope or (`--unsigned`) the
+/// statement to sign.
+struct Written {
+    file_name: String,
+    archive: Vec<u8>,
+    companion: Vec<u8>,
+    statement: mmc_bundle::Statement,
 }
 
 pub fn signature_path(archive: &Path) -> PathBuf {
@@ -145,7 +199,7 @@ pub fn signature_path(archive: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn load_key(path: Option<&Path>, out: &Printer) -> Result<mmc_bundle::SigningKey> {
+pub(super) fn load_key(path: Option<&Path>, out: &Printer) -> Result<mmc_bundle::SigningKey> {
     let (text, origin) = match path {
         Some(given) => {
             // Judge the file itself, not a link to it.

@@ -59,7 +59,7 @@ pub fn run(args: &EvalArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitCo
 }
 
 /// Facts from YAML, JSON or a plist (a ConditionalItems.plist or ManagedInstallReport.plist as is).
-fn read_facts(path: &Path) -> Result<Facts> {
+pub(super) fn read_facts(path: &Path) -> Result<Facts> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read the facts file {}", path.display()))?;
     let ext = path

@@ -2,10 +2,12 @@ mod build;
 
 pub use build::KEY_ENV;
 mod check;
+mod diff;
 mod eval;
 mod init;
 mod keygen;
 mod schema;
+mod sign;
 mod test;
 
 use std::process::ExitCode;
@@ -21,6 +23,8 @@ pub fn run(cli: &Cli, out: &Printer) -> Result<ExitCode> {
         Command::Check => check::run(&cli.global, out),
         Command::Build(args) => build::run(args, &cli.global, out),
         Command::Keygen(args) => keygen::run(args, out),
+        Command::Diff(args) => diff::run(args, &cli.global, out),
+        Command::Sign(args) => sign::run(args, &cli.global, out),
         Command::Eval(args) => eval::run(args, &cli.global, out),
         Command::Test => test::run(&cli.global, out),
         Command::Schema(args) => schema::run(args, out),

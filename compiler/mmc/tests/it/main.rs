@@ -3,5 +3,6 @@
 mod build;
 mod check;
 mod determinism;
+mod diff;
 mod eval;
 mod support;
