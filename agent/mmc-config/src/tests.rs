@@ -151,7 +151,11 @@ fn pkginfo_reads_munki_shapes() {
 #[test]
 fn update_policies_round_trip_and_stay_out_of_configs_without_them() {
     let mut config = sample();
-    assert!(!String::from_utf8(config.to_json()).unwrap().contains("updates"));
+    assert!(
+        !String::from_utf8(config.to_json())
+            .unwrap()
+            .contains("updates")
+    );
     config.updates.push(UpdatePolicy {
         name: "macos-15".into(),
         condition: Some("os_vers_major == 15".into()),
@@ -182,5 +186,9 @@ fn update_policies_round_trip_and_stay_out_of_configs_without_them() {
     });
     let bytes = config.to_json();
     assert_eq!(Config::from_json(&bytes).unwrap(), config);
-    assert!(String::from_utf8(bytes).unwrap().contains("\"kind\": \"os_version\""));
+    assert!(
+        String::from_utf8(bytes)
+            .unwrap()
+            .contains("\"kind\": \"os_version\"")
+    );
 }
