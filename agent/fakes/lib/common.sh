@@ -8,6 +8,7 @@
 #   FAKES     $ROOT/var/db/mmc-fakes, the fakes' private state
 #   RECEIPTS  $ROOT/var/db/receipts, package receipts
 #   NOW       $MMC_NOW, or the current time, in UNIX epoch seconds
+#   TAB       a tab character
 
 LC_ALL=C
 export LC_ALL
@@ -46,6 +47,7 @@ ROOT_REAL=$(cd "$ROOT" 2>/dev/null && pwd -P) ||
 
 FAKES=$ROOT/var/db/mmc-fakes
 RECEIPTS=$ROOT/var/db/receipts
+TAB=$(printf '\t')
 
 case ${MMC_NOW-} in
 '') NOW=$(date +%s) ;;
@@ -178,3 +180,25 @@ iso_date() {
 hw_serial() { fake_value serial C02FAKE0MMC1; }
 hw_uuid() { fake_value uuid 5D1A3E2C-8F4B-4C1D-9E7A-2B6C0D9F1A34; }
 hw_model() { fake_value sysctl/hw.model MacBookPro18,3; }
+
+# escape_arg TEXT: TEXT on one line, with \ as \\, a tab as \t and a newline
+# as \n (no newline after it).
+escape_arg() {
+	printf '%s\n' "$1" | sed -e 's/\\/\\\\/g' -e "s/$TAB/\\\\t/g" |
+		awk 'NR > 1 { printf "\\n" } { printf "%s", $0 }'
+}
+
+# record_call LOG ARG...: append "EPOCH<TAB>FAKE<TAB>ARG<TAB>ARG..." (each ARG
+# through escape_arg) to $FAKES/calls.log, the order of the calls of every fake
+# that records, and to $FAKES/LOG unless LOG is empty.
+record_call() {
+	_log=$1
+	shift
+	_line=$NOW$TAB$FAKE
+	for _a; do
+		_line=$_line$TAB$(escape_arg "$_a")
+	done
+	mkdir -p "$FAKES" || return 1
+	printf '%s\n' "$_line" >>"$FAKES/calls.log" || return 1
+	[ -z "$_log" ] || printf '%s\n' "$_line" >>"$FAKES/$_log"
+}

@@ -1073,14 +1073,30 @@ pub(crate) fn user_preferences_command(
 ) -> Result<std::process::ExitCode, String> {
     use std::os::unix::fs::DirBuilderExt;
     let mut args = Vec::new();
+    let mut user = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
+            lexopt::Arg::Long("as") => {
+                let text = parser.value().map_err(|e| e.to_string())?;
+                let text = text.to_string_lossy();
+                let (uid, gid) = text
+                    .split_once(':')
+                    .and_then(|(u, g)| Some((u.parse::<u32>().ok()?, g.parse::<u32>().ok()?)))
+                    .ok_or("--as takes UID:GID")?;
+                user = Some((uid, gid));
+            }
             lexopt::Arg::Value(v) => args.push(v),
             other => return Err(other.unexpected().to_string()),
         }
     }
+    // First of all, become the user whose files these are.
+    if let Some((uid, gid)) = user {
+        crate::platform::become_user(uid, gid)?;
+    }
     let [path, op] = args.as_slice() else {
-        return Err("usage: mmc-agent internal-set-preferences PATH install|remove".into());
+        return Err(
+            "usage: mmc-agent internal-set-preferences PATH install|remove [--as UID:GID]".into(),
+        );
     };
     let path = Path::new(path);
     let op = match op.to_str() {

@@ -313,7 +313,8 @@ fn lines(now: Timestamp, level: Level, message: &str) -> String {
         text.push_str(&prefix);
         if !line.is_empty() {
             text.push(' ');
-            text.push_str(line);
+            // Script output may carry terminal escapes: the log shows them as `?`.
+            text.push_str(&crate::platform::printable(line));
         }
         text.push('\n');
     }

@@ -19,6 +19,7 @@ mod script;
 mod settings;
 mod state;
 mod status;
+mod updates;
 mod verify;
 
 const HELP: &str = "\
@@ -29,6 +30,8 @@ Usage: mmc-agent <COMMAND> [OPTIONS]
 Commands:
   run             Verify a bundle and converge this Mac to it (--check: only show the plan)
   status          The last run: bundle, version, every item's result; is a run under way
+  updates         Enforce the Apple software updates the bundle requires: prompt, let the
+                  user defer until the deadline, then install and restart
   interactive     List the bundle's items and apply the ones you pick (logged with your name)
   log             `log flush` empties the log; `log pull` copies it to your Desktop
   install-daemon  Install the LaunchDaemon that runs `mmc-agent run` every 30 minutes
@@ -83,6 +86,7 @@ fn run() -> Result<ExitCode, String> {
         Some(Value(command)) if command == "run" => run::run(parser),
         Some(Value(command)) if command == "interactive" => interactive::run(parser),
         Some(Value(command)) if command == "status" => status::run(parser),
+        Some(Value(command)) if command == "updates" => updates::run(parser),
         Some(Value(command)) if command == "log" => log::run(parser),
         Some(Value(command)) if command == "install-daemon" => daemon::run(parser),
         Some(Value(command)) if command == apply::USER_PREFERENCES_COMMAND => {

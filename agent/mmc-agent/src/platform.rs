@@ -20,15 +20,18 @@ use std::time::{Duration, Instant};
 use crate::failpoint;
 
 /// The macOS tools the agent uses, by name, with their paths on a Mac.
-pub const TOOLS: [(&str, &str); 12] = [
+pub const TOOLS: [(&str, &str); 15] = [
     ("curl", "/usr/bin/curl"),
     ("dscl", "/usr/bin/dscl"),
     ("installer", "/usr/sbin/installer"),
     ("ioreg", "/usr/sbin/ioreg"),
     ("launchctl", "/bin/launchctl"),
+    ("open", "/usr/bin/open"),
+    ("osascript", "/usr/bin/osascript"),
     ("pkgutil", "/usr/sbin/pkgutil"),
     ("profiles", "/usr/bin/profiles"),
     ("scutil", "/usr/sbin/scutil"),
+    ("shutdown", "/sbin/shutdown"),
     ("softwareupdate", "/usr/sbin/softwareupdate"),
     ("sw_vers", "/usr/bin/sw_vers"),
     ("sysctl", "/usr/sbin/sysctl"),
@@ -237,12 +240,13 @@ impl Runner {
         extra_env: &[(&str, &str)],
         timeout: Duration,
     ) -> Result<Output, String> {
-        self.run_inner(program, args, extra_env, timeout, None, None)
+        self.run_inner(program, args, extra_env, timeout, None)
     }
 
-    /// Runs this very agent binary with `args`, `input` on its stdin, as the user `uid:gid`
-    /// when the agent is root (so that whatever it touches, it touches with that user's
-    /// rights), else as whoever runs the agent.
+    /// Runs this very agent binary with `args` and `input` on its stdin, telling it to become
+    /// the user `uid:gid` before anything else (`--as UID:GID`, honoured only when it starts as
+    /// root), so that whatever it touches, it touches with that user's rights. The binary is
+    /// started as root and drops to the user itself: the user need not be able to reach it.
     pub fn run_self_as<S: AsRef<OsStr>>(
         &self,
         args: &[S],
@@ -251,8 +255,13 @@ impl Runner {
     ) -> Result<Output, String> {
         let me =
             std::env::current_exe().map_err(|e| format!("cannot find mmc-agent itself: {e}"))?;
-        let user = is_root().then_some((uid, gid));
-        self.run_inner(&me, args, &[], self.timeout, Some(input), user)
+        let mut all: Vec<std::ffi::OsString> =
+            args.iter().map(|a| a.as_ref().to_os_string()).collect();
+        if is_root() {
+            all.push("--as".into());
+            all.push(format!("{uid}:{gid}").into());
+        }
+        self.run_inner(&me, &all, &[], self.timeout, Some(input))
     }
 
     fn run_inner<S: AsRef<OsStr>>(
@@ -262,7 +271,6 @@ impl Runner {
         extra_env: &[(&str, &str)],
         timeout: Duration,
         input: Option<Vec<u8>>,
-        user: Option<(u32, u32)>,
     ) -> Result<Output, String> {
         failpoint::hit();
         let mut command = Command::new(program);
@@ -281,10 +289,6 @@ impl Runner {
             .stderr(Stdio::piped())
             // Its own process group, so a timeout can stop whatever it started too.
             .process_group(0);
-        if let Some((uid, gid)) = user {
-            // As root, std drops the supplementary groups when it changes the user id.
-            command.gid(gid).uid(uid);
-        }
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
@@ -392,15 +396,46 @@ pub fn hostname() -> Option<String> {
 
 /// The local time zone's offset from UTC now, in seconds (0 when unknown).
 pub fn utc_offset_seconds() -> i32 {
-    // SAFETY: time(2) and localtime_r(3) write only into the values given to them.
+    // SAFETY: time(2) reads the clock and writes nothing when given a null pointer.
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
+    utc_offset_seconds_at(now)
+}
+
+/// The local time zone's offset from UTC at the UNIX time `at`, in seconds (0 when unknown):
+/// a deadline days away may fall on the other side of a daylight saving change.
+pub fn utc_offset_seconds_at(at: i64) -> i32 {
+    // time_t is 64 bits on every platform the agent runs on.
+    let at: libc::time_t = at;
+    // SAFETY: localtime_r(3) writes only into the values given to it.
     unsafe {
-        let now = libc::time(std::ptr::null_mut());
         let mut local: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut local).is_null() {
+        if libc::localtime_r(&at, &mut local).is_null() {
             return 0;
         }
         i32::try_from(local.tm_gmtoff).unwrap_or(0)
     }
+}
+
+/// Becomes `uid:gid` for good (supplementary groups dropped first, then the group, then the
+/// user), and checks that there is no way back.
+pub fn become_user(uid: u32, gid: u32) -> Result<(), String> {
+    // SAFETY: plain system calls on integers; the process is single-threaded at this point
+    // (the hidden command calls this before it starts anything).
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(gid) != 0
+            || libc::setuid(uid) != 0
+        {
+            return Err(format!(
+                "cannot become uid {uid}: {}",
+                io::Error::last_os_error()
+            ));
+        }
+        if uid != 0 && (libc::setuid(0) == 0 || libc::geteuid() != uid) {
+            return Err(format!("dropping to uid {uid} did not hold"));
+        }
+    }
+    Ok(())
 }
 
 /// The effective user id (only root can give files to other owners).
@@ -688,5 +723,140 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("file.txt")]);
+    }
+
+    /// `depth` levels of collections, dictionaries and arrays in turn, around a string.
+    fn nested(depth: usize) -> plist::Value {
+        let mut value = plist::Value::String("bottom".into());
+        for level in 0..depth {
+            value = if level % 2 == 0 {
+                plist::Value::Array(vec![value])
+            } else {
+                let mut d = plist::Dictionary::new();
+                d.insert("k".into(), value);
+                plist::Value::Dictionary(d)
+            };
+        }
+        value
+    }
+
+    #[test]
+    fn plists_nested_deeper_than_64_levels_are_refused_in_both_forms() {
+        for depth in [64, 65] {
+            let value = nested(depth);
+            let mut xml = Vec::new();
+            value.to_writer_xml(&mut xml).unwrap();
+            let mut binary = Vec::new();
+            value.to_writer_binary(&mut binary).unwrap();
+            assert!(binary.starts_with(b"bplist00"));
+            for (form, bytes) in [("XML", &xml), ("binary", &binary)] {
+                let parsed = parse_plist(bytes);
+                if depth == 64 {
+                    assert_eq!(parsed.as_ref(), Ok(&value), "{form}, depth {depth}");
+                } else {
+                    assert_eq!(
+                        parsed,
+                        Err("nested deeper than 64 levels".to_owned()),
+                        "{form}, depth {depth}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Building a value of 100000 nested arrays overflowed the stack (of a test thread here,
+    /// of the agent's main thread on a Mac): it is refused from the event stream first.
+    #[test]
+    fn a_very_deep_plist_is_refused_without_recursion() {
+        let depth = 100_000;
+        let text = format!(
+            "<plist version=\"1.0\">{}{}</plist>",
+            "<array>".repeat(depth),
+            "</array>".repeat(depth)
+        );
+        assert_eq!(
+            parse_plist(text.as_bytes()),
+            Err("nested deeper than 64 levels".to_owned())
+        );
+    }
+
+    #[test]
+    fn read_bounded_refuses_fifos_links_not_followed_and_files_over_the_cap() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"0123456789").unwrap();
+        assert_eq!(read_bounded(&file, 10, false).unwrap(), b"0123456789");
+        let err = read_bounded(&file, 9, false).unwrap_err();
+        assert_eq!(err.to_string(), "larger than 9 bytes");
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let err = read_bounded(&link, 10, false).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
+        assert_eq!(read_bounded(&link, 10, true).unwrap(), b"0123456789");
+
+        let err = read_bounded(dir.path(), 10, true).unwrap_err();
+        assert_eq!(err.to_string(), "not a regular file");
+
+        // A FIFO nobody writes to: refused at once, not waited on.
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let (sender, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = sender.send(read_bounded(&fifo, 10, true).map_err(|e| e.to_string()));
+        });
+        let result = receiver
+            .recv_timeout(Duration::from_secs(10))
+            .expect("reading a FIFO blocked");
+        assert_eq!(result, Err("not a regular file".to_owned()));
+    }
+
+    #[test]
+    fn trusted_paths_refuse_links_others_made_on_the_way_and_follow_roots() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        fs::create_dir_all(root.dir().join("Library/LaunchDaemons")).unwrap();
+        let link = root.dir().join("Acme");
+        symlink(root.dir().join("Library/LaunchDaemons"), &link).unwrap();
+        let maker = if is_root() {
+            std::os::unix::fs::lchown(&link, Some(502), Some(20)).unwrap();
+            502
+        } else {
+            // SAFETY: geteuid(2) cannot fail and touches no memory.
+            unsafe { libc::geteuid() }
+        };
+        let err = root.trusted_path("/Acme/info.txt").unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "/Acme/info.txt: {} is a link made by uid {maker}",
+                link.display()
+            )
+        );
+        // The managed path itself may be a link: it is replaced, not followed.
+        assert_eq!(root.trusted_path("/Acme").unwrap(), link);
+        assert!(root.trusted_path("/Acme/../etc").is_err());
+        if is_root() {
+            // Root's own links, like macOS's /etc → private/etc, are followed.
+            fs::create_dir_all(root.dir().join("private/etc")).unwrap();
+            symlink("private/etc", root.dir().join("etc")).unwrap();
+            assert_eq!(
+                root.trusted_path("/etc/motd").unwrap(),
+                root.dir().join("etc/motd")
+            );
+        }
+    }
+
+    #[test]
+    fn printable_replaces_controls_and_escapes_but_keeps_tabs() {
+        assert_eq!(
+            printable("a\u{1b}[31mb\tc\u{7}\u{8}\u{7f}\u{9b}d\r\n"),
+            "a?[31mb\tc????d??"
+        );
+        assert_eq!(printable("plain: é ✓"), "plain: é ✓");
     }
 }

@@ -98,7 +98,7 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<ExitCode, String> {
 }
 
 pub(crate) fn exit_code(report: &Report) -> ExitCode {
-    if report.summary.failed > 0 {
+    if report.summary.failed > 0 || report.updates.as_ref().is_some_and(|u| u.failed()) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -223,6 +223,9 @@ pub(crate) struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub summary: Summary,
+    /// The update enforcement phase (only when the bundle has update policies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates: Option<crate::updates::Outcome>,
     #[serde(skip)]
     pub started: Option<Timestamp>,
     #[serde(skip)]
@@ -288,17 +291,7 @@ fn converge(
     let (bundle_path, statement, archive, older) =
         pick_bundle(options, dirs, &trusted, now, settings.audience.as_deref())?;
     let mut state = State::load(dirs)?;
-    if let Some(last) = &state.last_applied
-        && statement.version < last.version
-    {
-        return Err(format!(
-            "{}: version {} is older than the last applied version {} (bundle {}); refusing to roll back",
-            bundle_path.display(),
-            statement.version,
-            last.version,
-            last.bundle
-        ));
-    }
+    refuse_rollback(&state, &statement, &bundle_path)?;
     match chosen {
         Some(c) => log.info(&format!(
             "interactive run by {}: {} (bundle {} version {})",
@@ -353,18 +346,7 @@ fn converge(
         stage(&unpacked, dirs, &bundle_dir_name)?
     };
 
-    let mut runner = Runner::new(
-        root,
-        &settings.tools,
-        options.commands.as_deref(),
-        options.now.map(|t| t.as_second()),
-    );
-    // Scripts get the script timeout; tools (installer above all) get the runner's own, far
-    // longer one: Munki waits for installer however long it takes.
-    let timeout = Duration::from_secs(settings.script_timeout_secs.unwrap_or(600));
-    if let Some(secs) = settings.tool_timeout_secs {
-        runner.timeout = Duration::from_secs(secs);
-    }
+    let (runner, timeout) = make_runner(options, root, settings);
     let scripts = Scripts {
         runner: &runner,
         scratch: match &scratch {
@@ -374,18 +356,7 @@ fn converge(
         timeout,
     };
     let probe = Probe::new(root, &runner, &scripts);
-
-    let facts = match &options.facts {
-        Some(path) => crate::condition::read_facts(path)?,
-        None => {
-            let admin = admin_facts(root, &scripts, options.check, log);
-            let munki_now = match options.now {
-                Some(t) => crate::facts::munki_now(SystemTime::from(t)),
-                None => crate::facts::munki_now(SystemTime::now()),
-            };
-            crate::facts::gather_mac(&runner, probe.apps(), admin, munki_now)
-        }
-    };
+    let facts = gather_facts(options, root, &scripts, &probe, log)?;
 
     let manifest = primary_manifest(options, settings, &config, &facts)?;
     let resolution = mmc_manifest::resolve(
@@ -496,24 +467,24 @@ fn converge(
             }
             Ok(Need::Skip(why)) => {
                 report.result = "skipped";
-                report.reason = why;
+                report.reason = printable(&why);
             }
             Ok(Need::Nothing(why)) => {
-                report.reason = why;
+                report.reason = printable(&why);
                 if step.op == Op::Install {
                     present.insert(step.name.clone());
                 }
             }
             Ok(Need::Change(why)) if options.check => {
                 report.result = "planned";
-                report.reason = why;
+                report.reason = printable(&why);
                 if step.op == Op::Install {
                     present.insert(step.name.clone());
                 }
             }
             Ok(Need::Change(why)) => {
                 log.info(&format!("{}: {} ({why})", step.name, report.action));
-                report.reason = why;
+                report.reason = printable(&why);
                 match converger.apply(&step.name, step.op, log) {
                     Ok(warnings) => {
                         report.result = "changed";
@@ -557,7 +528,7 @@ fn converge(
             _ => summary.unchanged += 1,
         }
     }
-    let report = Report {
+    let mut report = Report {
         mode: if options.check { "check" } else { "apply" },
         bundle: BundleReport {
             name: statement.name.clone(),
@@ -570,6 +541,7 @@ fn converge(
         profiles,
         notes,
         summary,
+        updates: None,
         started: Some(now),
         facts,
     };
@@ -601,6 +573,17 @@ fn converge(
         });
         crate::failpoint::hit();
         state.save(dirs)?;
+        // Apple updates after the items (a whole run, not --only or interactive picks).
+        let clock = crate::updates::Clock::new(options.now);
+        let phase = crate::updates::Phase {
+            runner: &runner,
+            dirs,
+            clock: &clock,
+            check: false,
+        };
+        if chosen.is_none() && options.only.is_empty() {
+            report.updates = crate::updates::enforce(&phase, &config, &report.facts, log);
+        }
         write_reports(dirs, &report, &pkginfos)?;
         prune_bundles(dirs, &bundle_dir_name);
         prune_cache(dirs, &pkginfos);
@@ -620,8 +603,106 @@ fn converge(
             s.failed,
             s.skipped
         ));
+        // The restart an update needs comes last, once everything is written.
+        if let Some(plan) = report
+            .updates
+            .as_ref()
+            .and_then(|u| u.pending_restart.as_ref())
+        {
+            crate::updates::restart(&phase, plan, log);
+        }
     }
     Ok(report)
+}
+
+/// Refuses a bundle older than the last applied one.
+fn refuse_rollback(state: &State, statement: &Statement, path: &Path) -> Result<(), String> {
+    match &state.last_applied {
+        Some(last) if statement.version < last.version => Err(format!(
+            "{}: version {} is older than the last applied version {} (bundle {}); refusing to roll back",
+            path.display(),
+            statement.version,
+            last.version,
+            last.bundle
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The runner for macOS tools, and the timeout for scripts. Scripts get the script timeout;
+/// tools (installer above all) get the runner's own, far longer one: Munki waits for installer
+/// however long it takes.
+fn make_runner(options: &Options, root: &Root, settings: &Settings) -> (Runner, Duration) {
+    let mut runner = Runner::new(
+        root,
+        &settings.tools,
+        options.commands.as_deref(),
+        options.now.map(|t| t.as_second()),
+    );
+    if let Some(secs) = settings.tool_timeout_secs {
+        runner.timeout = Duration::from_secs(secs);
+    }
+    let timeout = Duration::from_secs(settings.script_timeout_secs.unwrap_or(600));
+    (runner, timeout)
+}
+
+/// The facts: `--facts FILE`, or Munki's built-in facts merged with the admin facts.
+fn gather_facts(
+    options: &Options,
+    root: &Root,
+    scripts: &Scripts,
+    probe: &Probe,
+    log: &mut Log,
+) -> Result<Facts, String> {
+    Ok(match &options.facts {
+        Some(path) => crate::condition::read_facts(path)?,
+        None => {
+            let admin = admin_facts(root, scripts, options.check, log);
+            let munki_now = match options.now {
+                Some(t) => crate::facts::munki_now(SystemTime::from(t)),
+                None => crate::facts::munki_now(SystemTime::now()),
+            };
+            crate::facts::gather_mac(scripts.runner, probe.apps(), admin, munki_now)
+        }
+    })
+}
+
+/// What `mmc-agent updates` needs of a bundle: verified (signature, expiry, audience, no
+/// rollback) and its `config.json` read, with the runner and this Mac's facts.
+pub(crate) fn load_config(
+    options: &Options,
+    root: &Root,
+    dirs: &Dirs,
+    settings: &Settings,
+    now: Timestamp,
+    log: &mut Log,
+) -> Result<(Statement, Config, Facts, Runner), String> {
+    let trusted = trusted_keys(options, settings, root)?;
+    let (path, statement, archive, _) =
+        pick_bundle(options, dirs, &trusted, now, settings.audience.as_deref())?;
+    refuse_rollback(&State::load(dirs)?, &statement, &path)?;
+    let scratch = Scratch::create()?;
+    let dir = scratch.path.join("bundle");
+    mmc_bundle::extract(&archive, &dir).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = Config::from_json(
+        &fs::read(dir.join("config.json"))
+            .map_err(|e| format!("{}: the bundle has no config.json: {e}", path.display()))?,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (runner, timeout) = make_runner(options, root, settings);
+    let scripts = Scripts {
+        runner: &runner,
+        scratch: if options.check {
+            scratch.path.join("scripts")
+        } else {
+            dirs.scratch()
+        },
+        timeout,
+    };
+    let probe = Probe::new(root, &runner, &scripts);
+    let facts = gather_facts(options, root, &scripts, &probe, log)?;
+    drop(probe);
+    Ok((statement, config, facts, runner))
 }
 
 /// The clock, to the second: what state and the lock file record.
@@ -634,7 +715,7 @@ pub(crate) struct Lock {
     _file: Option<fs::File>,
 }
 
-fn lock(dirs: &Dirs, check: bool) -> Result<Lock, String> {
+pub(crate) fn lock(dirs: &Dirs, check: bool) -> Result<Lock, String> {
     let path = dirs.lock();
     if check {
         let Ok(file) = fs::File::open(&path) else {
@@ -1253,7 +1334,12 @@ pub(crate) fn print_report(report: &Report, format: Format) {
             let text = serde_json::to_string_pretty(report).expect("report serializes");
             println!("{text}");
         }
-        Format::Human => print!("{}", crate::report::human(report)),
+        Format::Human => {
+            print!("{}", crate::report::human(report));
+            if let Some(updates) = &report.updates {
+                print!("{}", crate::updates::human(updates, false));
+            }
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 mod commands;
 mod condition;
 mod converge;
+mod hardening;
 mod scenarios;
+mod updates;
 mod versions;
 
 use std::collections::BTreeMap;

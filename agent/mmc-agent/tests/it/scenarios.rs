@@ -31,26 +31,26 @@ use plist::{Dictionary, Value as Plist};
 use serde_json::Value;
 use sha2::Digest;
 
-const NOW: &str = "2026-11-25T12:00:00Z";
+pub(crate) const NOW: &str = "2026-11-25T12:00:00Z";
 /// The first bundle's version; later bundles of a scenario count up from it.
-const V1: u64 = 1_763_700_000;
+pub(crate) const V1: u64 = 1_763_700_000;
 /// The agent's directory, relative to the root.
-const STATE_DIR: &str = "Library/Application Support/mmc";
+pub(crate) const STATE_DIR: &str = "Library/Application Support/mmc";
 const INSTALLER_LOG: &str = "/var/db/mmc-fakes/installer.log";
 const LAUNCHCTL_LOG: &str = "/var/db/mmc-fakes/launchctl.log";
 
-fn fakes() -> PathBuf {
+pub(crate) fn fakes() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fakes")
         .canonicalize()
         .unwrap()
 }
 
-fn signer() -> SigningKey {
+pub(crate) fn signer() -> SigningKey {
     SigningKey::from_bytes(&[11; 32])
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -60,12 +60,12 @@ fn sha256(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // A Mac: a root directory, a directory of stand-in packages, keys, and ways to run the agent.
 
-struct Mac {
-    dir: tempfile::TempDir,
+pub(crate) struct Mac {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Mac {
-    fn new() -> Mac {
+    pub(crate) fn new() -> Mac {
         let dir = tempfile::tempdir().unwrap();
         for sub in ["root", "pkgs", "out"] {
             fs::create_dir(dir.path().join(sub)).unwrap();
@@ -83,19 +83,19 @@ impl Mac {
         Mac { dir }
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
 
-    fn packages(&self) -> PathBuf {
+    pub(crate) fn packages(&self) -> PathBuf {
         self.dir.path().join("pkgs")
     }
 
-    fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.dir.path().join("out")
     }
 
-    fn trusted(&self) -> PathBuf {
+    pub(crate) fn trusted(&self) -> PathBuf {
         self.dir.path().join("ci.pem")
     }
 
@@ -104,15 +104,15 @@ impl Mac {
     }
 
     /// The host path of the Mac's absolute `mac_path`.
-    fn path(&self, mac_path: &str) -> PathBuf {
+    pub(crate) fn path(&self, mac_path: &str) -> PathBuf {
         self.root().join(mac_path.trim_start_matches('/'))
     }
 
-    fn exists(&self, mac_path: &str) -> bool {
+    pub(crate) fn exists(&self, mac_path: &str) -> bool {
         fs::symlink_metadata(self.path(mac_path)).is_ok()
     }
 
-    fn read(&self, mac_path: &str) -> String {
+    pub(crate) fn read(&self, mac_path: &str) -> String {
         fs::read_to_string(self.path(mac_path)).unwrap_or_else(|e| panic!("{mac_path}: {e}"))
     }
 
@@ -121,13 +121,13 @@ impl Mac {
         fs::read_to_string(self.path(mac_path)).unwrap_or_default()
     }
 
-    fn write(&self, mac_path: &str, bytes: impl AsRef<[u8]>) {
+    pub(crate) fn write(&self, mac_path: &str, bytes: impl AsRef<[u8]>) {
         let path = self.path(mac_path);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, bytes).unwrap();
     }
 
-    fn mode(&self, mac_path: &str) -> u32 {
+    pub(crate) fn mode(&self, mac_path: &str) -> u32 {
         fs::metadata(self.path(mac_path))
             .unwrap()
             .permissions()
@@ -135,18 +135,18 @@ impl Mac {
             & 0o7777
     }
 
-    fn plist(&self, mac_path: &str) -> Dictionary {
+    pub(crate) fn plist(&self, mac_path: &str) -> Dictionary {
         Plist::from_file(self.path(mac_path))
             .unwrap_or_else(|e| panic!("{mac_path}: {e}"))
             .into_dictionary()
             .unwrap()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.read_or_empty(&format!("/{STATE_DIR}/logs/mmc-agent.log"))
     }
 
-    fn state_json(&self) -> PathBuf {
+    pub(crate) fn state_json(&self) -> PathBuf {
         self.path(&format!("/{STATE_DIR}/state.json"))
     }
 
@@ -184,7 +184,7 @@ impl Mac {
     }
 
     /// Whether `pkgutil --pkg-info-plist ID` finds a receipt.
-    fn has_receipt(&self, id: &str) -> bool {
+    pub(crate) fn has_receipt(&self, id: &str) -> bool {
         let out = self.fake("pkgutil", &["--pkg-info-plist", id]);
         match out.status.code() {
             Some(0) => true,
@@ -199,7 +199,7 @@ impl Mac {
 
     /// `mmc-agent COMMAND --root ROOT --commands FAKES --packages PKGS --now NOW
     /// [--bundle B] [--trust T] EXTRA`, with `stdin`, as user `carol` (SUDO_USER).
-    fn agent(
+    pub(crate) fn agent(
         &self,
         command: &str,
         bundle: Option<&Path>,
@@ -244,7 +244,7 @@ impl Mac {
     }
 
     /// `mmc-agent run --format json` with `bundle`: the exit status and the report.
-    fn run(&self, bundle: &Path, extra: &[&str]) -> (i32, Value) {
+    pub(crate) fn run(&self, bundle: &Path, extra: &[&str]) -> (i32, Value) {
         let mut args = vec!["--format", "json"];
         args.extend_from_slice(extra);
         let out = self.agent("run", Some(bundle), Some(&self.trusted()), &args, "");
@@ -254,7 +254,7 @@ impl Mac {
 
 /// The exit status and the JSON report in `text` (the agent's stdout, or the part of it after
 /// interactive mode's prompt).
-fn report_of(out: &Output, text: &str) -> (i32, Value) {
+pub(crate) fn report_of(out: &Output, text: &str) -> (i32, Value) {
     let code = out.status.code().expect("the agent exited");
     let report = serde_json::from_str(text).unwrap_or_else(|e| {
         panic!(
@@ -267,7 +267,7 @@ fn report_of(out: &Output, text: &str) -> (i32, Value) {
 }
 
 /// The report's line for item `name` (the only one, whatever its action).
-fn item<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn item<'a>(report: &'a Value, name: &str) -> &'a Value {
     let found: Vec<&Value> = report["items"]
         .as_array()
         .unwrap()
@@ -279,7 +279,7 @@ fn item<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 /// `NAME ACTION RESULT` for every step of the report, in order.
-fn steps(report: &Value) -> Vec<String> {
+pub(crate) fn steps(report: &Value) -> Vec<String> {
     report["items"]
         .as_array()
         .unwrap()
@@ -296,22 +296,22 @@ fn steps(report: &Value) -> Vec<String> {
 }
 
 /// `summary` as `[changed, unchanged, failed, skipped]`.
-fn summary(report: &Value) -> [u64; 4] {
+pub(crate) fn summary(report: &Value) -> [u64; 4] {
     ["changed", "unchanged", "failed", "skipped"].map(|k| report["summary"][k].as_u64().unwrap())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid(2) cannot fail and touches no memory.
     unsafe { libc::geteuid() == 0 }
 }
 
-fn owner(mac: &Mac, mac_path: &str) -> (u32, u32) {
+pub(crate) fn owner(mac: &Mac, mac_path: &str) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(mac.path(mac_path)).unwrap();
     (meta.uid(), meta.gid())
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+pub(crate) fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value[key]
         .as_str()
         .unwrap_or_else(|| panic!("no {key} in {value:#}"))
@@ -319,7 +319,7 @@ fn text<'a>(value: &'a Value, key: &str) -> &'a str {
 
 /// Asserts that `haystack` contains `needle`, showing both if not.
 #[track_caller]
-fn assert_has(haystack: &str, needle: &str) {
+pub(crate) fn assert_has(haystack: &str, needle: &str) {
     assert!(
         haystack.contains(needle),
         "expected {needle:?} in:\n{haystack}"
@@ -329,12 +329,12 @@ fn assert_has(haystack: &str, needle: &str) {
 // ---------------------------------------------------------------------------------------------
 // Stand-in package records (agent/fakes/README.md), TAB-separated.
 
-fn receipt(id: &str, version: &str) -> String {
+pub(crate) fn receipt(id: &str, version: &str) -> String {
     format!("receipt\t{id}\t{version}")
 }
 
 /// An application bundle at `path` whose name is its file name without `.app`.
-fn app(path: &str, bundle_id: &str, version: &str) -> String {
+pub(crate) fn app(path: &str, bundle_id: &str, version: &str) -> String {
     let name = path
         .rsplit('/')
         .next()
@@ -344,7 +344,7 @@ fn app(path: &str, bundle_id: &str, version: &str) -> String {
     format!("app\t{path}\t{bundle_id}\t{version}\t{version}\t{name}")
 }
 
-fn payload_file(path: &str, mode: &str, text: &str) -> String {
+pub(crate) fn payload_file(path: &str, mode: &str, text: &str) -> String {
     format!("file\t{path}\t{mode}\t{text}")
 }
 
@@ -355,7 +355,7 @@ fn fail(code: u8, message: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Plist values.
 
-fn dict<const N: usize>(pairs: [(&str, Plist); N]) -> Dictionary {
+pub(crate) fn dict<const N: usize>(pairs: [(&str, Plist); N]) -> Dictionary {
     let mut d = Dictionary::new();
     for (k, v) in pairs {
         d.insert(k.to_owned(), v);
@@ -387,21 +387,21 @@ fn installs_app(path: &str, version: &str) -> Plist {
 // ---------------------------------------------------------------------------------------------
 // Bundles.
 
-struct BundleBuilder {
-    version: u64,
-    expires: String,
+pub(crate) struct BundleBuilder {
+    pub(crate) version: u64,
+    pub(crate) expires: String,
     /// config.json's layout (`mmc_config::FORMAT` unless a test says otherwise).
     format: u32,
     items: BTreeMap<String, Item>,
     /// Files of the bundle besides config.json.
     files: BTreeMap<String, Vec<u8>>,
     /// Stand-in packages, by installer_item_location.
-    payloads: BTreeMap<String, Vec<u8>>,
+    pub(crate) payloads: BTreeMap<String, Vec<u8>>,
     lists: BTreeMap<String, Vec<String>>,
 }
 
 impl BundleBuilder {
-    fn new(version: u64) -> BundleBuilder {
+    pub(crate) fn new(version: u64) -> BundleBuilder {
         BundleBuilder {
             version,
             expires: "2026-12-01T00:00:00Z".to_owned(),
@@ -416,7 +416,7 @@ impl BundleBuilder {
     /// A package item: its stand-in holds `lines`; the pkginfo names the stand-in with its
     /// SHA-256, lists its `receipt` lines as receipts, and is uninstallable with
     /// `removepackages`. `edit` changes the pkginfo as it likes.
-    fn package(
+    pub(crate) fn package(
         mut self,
         name: &str,
         version: &str,
@@ -455,7 +455,7 @@ impl BundleBuilder {
     }
 
     /// A script item (Munki's nopkg); `edit` adds its scripts.
-    fn script(self, name: &str, edit: impl FnOnce(&mut Dictionary)) -> Self {
+    pub(crate) fn script(self, name: &str, edit: impl FnOnce(&mut Dictionary)) -> Self {
         let mut p = dict([
             ("name", name.into()),
             ("version", "1.0".into()),
@@ -479,7 +479,7 @@ impl BundleBuilder {
     }
 
     /// A file owned by root:wheel.
-    fn file(mut self, name: &str, path: &str, content: &str, mode: &str) -> Self {
+    pub(crate) fn file(mut self, name: &str, path: &str, content: &str, mode: &str) -> Self {
         self.items.insert(
             name.to_owned(),
             Item::File(FileItem {
@@ -494,7 +494,7 @@ impl BundleBuilder {
         self
     }
 
-    fn preference(
+    pub(crate) fn preference(
         mut self,
         name: &str,
         domain: &str,
@@ -532,7 +532,7 @@ impl BundleBuilder {
     }
 
     /// The lists of manifest `site_default`, e.g. `[("managed_installs", &["A"])]`.
-    fn manifest(mut self, lists: &[(&str, &[&str])]) -> Self {
+    pub(crate) fn manifest(mut self, lists: &[(&str, &[&str])]) -> Self {
         for (key, names) in lists {
             self.lists.insert(
                 (*key).to_owned(),
@@ -569,7 +569,7 @@ impl BundleBuilder {
         }
     }
 
-    fn archive(&self) -> Vec<u8> {
+    pub(crate) fn archive(&self) -> Vec<u8> {
         let mut files = self.files.clone();
         files.insert("config.json".to_owned(), self.config().to_json());
         write_archive(&files).unwrap()
@@ -577,7 +577,7 @@ impl BundleBuilder {
 
     /// Writes the stand-in packages to the Mac's package directory and the signed bundle
     /// (`stable-VERSION.tar.gz` and its `.sig`) to the Mac's output directory.
-    fn sign(&self, mac: &Mac) -> PathBuf {
+    pub(crate) fn sign(&self, mac: &Mac) -> PathBuf {
         self.sign_into(mac, &mac.out())
     }
 
