@@ -2,7 +2,7 @@
 //!
 //! Layout (all paths use only `[A-Za-z0-9._-]` per component, as the bundle format requires):
 //! ```text
-//! config.json                       the agent's config: items, manifests, profiles, trust
+//! config.json                       the agent's config: items, manifests, profiles, update policies, trust
 //! munki/pkgsinfo/NAME-VERSION.plist Munki pkginfo (packages and scripts)
 //! munki/catalogs/all, munki/catalogs/TRACK
 //! munki/manifests/NAME              Munki manifests (only items Munki installs)
@@ -149,7 +149,7 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
         manifests,
         munki_manifests,
         profiles,
-        updates: Vec::new(),
+        updates: bundle.updates.clone(),
     };
     files.insert("config.json".to_owned(), config.to_json());
     files

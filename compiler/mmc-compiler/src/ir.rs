@@ -16,7 +16,9 @@ pub struct Bundle {
     pub items: BTreeMap<String, Item>,
     pub manifests: BTreeMap<String, Manifest>,
     pub profiles: BTreeMap<String, Profile>,
-    /// Which repository file each item, manifest and profile came from.
+    /// The update enforcement policies this bundle carries, in name order.
+    pub updates: Vec<mmc_config::UpdatePolicy>,
+    /// Which repository file each item, manifest, profile and update policy came from.
     pub sources: Sources,
 }
 
@@ -28,6 +30,7 @@ pub struct Sources {
     pub items: BTreeMap<String, String>,
     pub manifests: BTreeMap<String, String>,
     pub profiles: BTreeMap<String, String>,
+    pub updates: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,4 +102,34 @@ pub struct Payload {
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub settings: plist::Dictionary,
+}
+
+/// An update enforcement policy after validation: what bundles carry, and what the Nudge and DDM
+/// files under `build/mdm/updates/` need besides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdatePolicy {
+    /// The repository file it came from.
+    pub file: String,
+    /// Tracks whose bundles carry it; `None` for every track.
+    pub tracks: Option<Vec<String>>,
+    /// As `config.json` carries it (templates rendered, condition canonical, deadline in UTC).
+    pub config: mmc_config::UpdatePolicy,
+    /// The deadline as written, in its own offset, moved out of the work hours as the agent moves
+    /// it on a Mac in that offset: DDM wants a local time, Nudge a UTC one.
+    pub local_deadline: Option<LocalDeadline>,
+    pub details_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LocalDeadline {
+    pub datetime: jiff::civil::DateTime,
+    pub offset: jiff::tz::Offset,
+}
+
+impl LocalDeadline {
+    pub fn timestamp(&self) -> jiff::Timestamp {
+        self.offset
+            .to_timestamp(self.datetime)
+            .expect("validated when the policy was lowered")
+    }
 }

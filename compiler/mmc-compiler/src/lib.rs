@@ -10,10 +10,12 @@ pub mod emit;
 pub mod ir;
 pub mod load;
 pub mod lower;
+pub mod mdm;
 pub mod schema;
 pub mod source;
 pub mod syntax;
 pub mod template;
+pub mod updates;
 pub mod whatif;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,8 @@ pub struct Compiled {
     pub diagnostics: Vec<Diagnostic>,
     /// The policy test cases of `policies/tests/`, for `mmc test`.
     pub tests: Vec<load::Src<syntax::model::TestFile>>,
+    /// The files for an MDM (`build/mdm/`): Nudge and DDM output of the update policies.
+    pub mdm: mdm::MdmOutput,
 }
 
 impl Compiled {
@@ -56,9 +60,17 @@ pub fn compile(files: &FileSet) -> Compiled {
     let mut diagnostics = Vec::new();
     let mut bundles = Vec::new();
     let mut tests = Vec::new();
+    let mut mdm = mdm::MdmOutput::default();
     if let Some(mut loaded) = load::load(files, &mut diagnostics) {
         tests = std::mem::take(&mut loaded.tests);
-        for b in lower::lower(files, &loaded, &mut diagnostics) {
+        let lowered = lower::lower(files, &loaded, &mut diagnostics);
+        let org = &loaded.repo.value.org;
+        mdm = mdm::emit(
+            &lowered.updates,
+            &org.name.value,
+            &org.identifier_prefix.value,
+        );
+        for b in lowered.bundles {
             bundles.push(BundleOutput {
                 files: emit::emit(&b),
                 manifests: b
@@ -80,6 +92,7 @@ pub fn compile(files: &FileSet) -> Compiled {
         bundles,
         diagnostics,
         tests,
+        mdm,
     }
 }
 

@@ -11,6 +11,7 @@ pub const ITEMS_DIR: &str = "policies/items";
 pub const MANIFESTS_DIR: &str = "policies/manifests";
 pub const PROFILES_DIR: &str = "profiles";
 pub const TESTS_DIR: &str = "policies/tests";
+pub const UPDATES_DIR: &str = "policies/updates";
 
 /// A parsed file and where it came from.
 #[derive(Debug)]
@@ -30,6 +31,8 @@ pub struct Loaded {
     pub profiles: Vec<Src<ProfileFile>>,
     /// Policy test cases for `mmc test`.
     pub tests: Vec<Src<TestFile>>,
+    /// Update enforcement policies by name (the file name without the extension).
+    pub updates: BTreeMap<String, Src<UpdatesFile>>,
     /// Some items file did not parse: an unresolved item name may be defined there, so it is not
     /// reported (the parse error is).
     pub items_incomplete: bool,
@@ -127,8 +130,67 @@ pub fn load(files: &FileSet, diags: &mut Vec<Diagnostic>) -> Option<Loaded> {
             });
         }
     }
+    let mut updates: BTreeMap<String, Src<UpdatesFile>> = BTreeMap::new();
+    for (path, text) in files.yaml_under(UPDATES_DIR) {
+        let Some(value) = syntax::parse::<UpdatesFile>(path, text, diags) else {
+            continue;
+        };
+        let name = file_stem(path);
+        let below = path
+            .strip_prefix(UPDATES_DIR)
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        // The name becomes file names under build/mdm/ and the DDM declaration's identifier.
+        if below.contains('/') {
+            diags.push(
+                Diagnostic::error(
+                    "bad-update-name",
+                    format!("{path} is in a subfolder of {UPDATES_DIR}/"),
+                )
+                .at(path, 0..0, "update policies are not read from subfolders")
+                .help(format!(
+                    "move it to {UPDATES_DIR}/{}",
+                    below.rsplit('/').next().unwrap_or(below)
+                )),
+            );
+            continue;
+        }
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        {
+            diags.push(
+                Diagnostic::error("bad-update-name", format!("`{name}` cannot be an update policy name"))
+                    .at(path, 0..0, "the policy's name is its file name")
+                    .help("rename the file using letters, digits, `.`, `-` and `_` (e.g. `macOS 15.yaml` → `macos-15.yaml`)"),
+            );
+            continue;
+        }
+        if let Some(other) = updates.keys().find(|k| k.eq_ignore_ascii_case(name)) {
+            diags.push(
+                Diagnostic::error(
+                    "duplicate-update-policy",
+                    format!("two files define update policy `{name}`"),
+                )
+                .at(path, 0..0, "second definition")
+                .help(format!(
+                    "`{other}` already exists (names are compared ignoring case, as on a Mac's disk); rename one of them"
+                )),
+            );
+            continue;
+        }
+        updates.insert(
+            name.to_owned(),
+            Src {
+                file: path.to_owned(),
+                value,
+            },
+        );
+    }
     Some(Loaded {
         tests,
+        updates,
         repo: repo?,
         items,
         manifests,

@@ -27,16 +27,25 @@ fn is_name_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-pub fn lower(files: &FileSet, loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Vec<ir::Bundle> {
+/// What lowering produced: one IR bundle per bundle, and the update policies (which also feed
+/// the MDM files, independent of bundles).
+#[derive(Debug)]
+pub struct Lowered {
+    pub bundles: Vec<ir::Bundle>,
+    pub updates: Vec<ir::UpdatePolicy>,
+}
+
+pub fn lower(files: &FileSet, loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> Lowered {
     let repo = Repo::index(files, loaded, diags);
     repo.check_items(diags);
     repo.check_manifests(diags);
     repo.check_profiles(diags);
-    let mut out = Vec::new();
+    let updates = repo.lower_updates(diags);
+    let mut bundles = Vec::new();
     for b in &repo.bundles {
-        out.push(repo.lower_bundle(files, b, diags));
+        bundles.push(repo.lower_bundle(files, b, &updates, diags));
     }
-    out
+    Lowered { bundles, updates }
 }
 
 /// Items that write to one place on the Mac, each with the value (label or path) that says so.
@@ -1090,16 +1099,50 @@ impl<'a> Repo<'a> {
             .is_none_or(|c| c.iter().any(|t| t.value == track))
     }
 
+    /// Update policies are rendered once, for every bundle and for the MDM files alike, so their
+    /// templates see `vars` and `org` but no `bundle`.
+    fn lower_updates(&self, diags: &mut Vec<Diagnostic>) -> Vec<ir::UpdatePolicy> {
+        if self.loaded.updates.is_empty() {
+            return Vec::new();
+        }
+        let cfg = &self.loaded.repo.value;
+        let templates = Templates::new(minijinja::context! {
+            vars => self.vars(),
+            org => minijinja::context! { name => cfg.org.name.value.clone(), identifier_prefix => cfg.org.identifier_prefix.value.clone() },
+        });
+        let mut cx = Cx {
+            files: self.files,
+            templates: &templates,
+            diags,
+        };
+        crate::updates::lower(
+            &crate::updates::Repo {
+                loaded: self.loaded,
+                facts: &self.facts,
+                tracks: &self.tracks,
+            },
+            &mut cx,
+        )
+    }
+
+    fn vars(&self) -> minijinja::Value {
+        self.loaded.repo.value.vars.as_ref().map_or_else(
+            || minijinja::Value::from(BTreeMap::<String, minijinja::Value>::new()),
+            |v| to_jinja(&v.value),
+        )
+    }
+
     fn lower_bundle(
         &self,
         files: &FileSet,
         spec: &BundleSpec,
+        updates: &[ir::UpdatePolicy],
         diags: &mut Vec<Diagnostic>,
     ) -> ir::Bundle {
         let cfg = &self.loaded.repo.value;
         let track = spec.def.track.value.as_str();
         let context = minijinja::context! {
-            vars => self.loaded.repo.value.vars.as_ref().map_or_else(|| minijinja::Value::from(BTreeMap::<String, minijinja::Value>::new()), |v| to_jinja(&v.value)),
+            vars => self.vars(),
             org => minijinja::context! { name => cfg.org.name.value.clone(), identifier_prefix => cfg.org.identifier_prefix.value.clone() },
             bundle => minijinja::context! { name => spec.def.name.value.clone(), track => track, audience => spec.audience.clone() },
         };
@@ -1250,6 +1293,20 @@ impl<'a> Repo<'a> {
             }
         }
 
+        // Update policies released to this track, in name order (the order the agent tries them).
+        let mut bundle_updates = Vec::new();
+        for u in updates {
+            if u.tracks
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|t| t == track))
+            {
+                sources
+                    .updates
+                    .insert(u.config.name.clone(), u.file.clone());
+                bundle_updates.push(u.config.clone());
+            }
+        }
+
         ir::Bundle {
             name: spec.def.name.value.clone(),
             track: track.to_owned(),
@@ -1265,6 +1322,7 @@ impl<'a> Repo<'a> {
             items,
             manifests,
             profiles,
+            updates: bundle_updates,
             sources,
         }
     }
@@ -1508,15 +1566,15 @@ fn walk_body<'b>(body: &Body<'b>, f: &mut dyn FnMut(&Body<'b>)) {
 }
 
 /// Lowering state for one bundle: templates and the diagnostics sink.
-struct Cx<'c> {
-    files: &'c FileSet,
-    templates: &'c Templates,
-    diags: &'c mut Vec<Diagnostic>,
+pub(crate) struct Cx<'c> {
+    pub(crate) files: &'c FileSet,
+    pub(crate) templates: &'c Templates,
+    pub(crate) diags: &'c mut Vec<Diagnostic>,
 }
 
 impl Cx<'_> {
     /// Renders a string value and checks it can be written to a plist.
-    fn text(&mut self, file: &str, s: &Sp<String>) -> Option<String> {
+    pub(crate) fn text(&mut self, file: &str, s: &Sp<String>) -> Option<String> {
         let text = self.files.get(file).unwrap_or("");
         let out = self.templates.render(file, text, s, self.diags)?;
         self.checked(file, s, out)
@@ -2123,14 +2181,22 @@ pub const MAX_EXPIRY_SECS: i64 = 3_650 * 86_400;
 
 /// `12h`, `30d`, `2w` → seconds; at most [`MAX_EXPIRY_SECS`].
 pub fn parse_duration(s: &str) -> Option<i64> {
+    parse_duration_in(s, "hdw")
+}
+
+/// A positive whole number and one of `units` (`s`econds, `m`inutes, `h`ours, `d`ays, `w`eeks)
+/// → seconds; at most [`MAX_EXPIRY_SECS`].
+pub fn parse_duration_in(s: &str, units: &str) -> Option<i64> {
     let s = s.trim();
-    let unit = s.chars().last()?;
+    let unit = s.chars().last().filter(|u| units.contains(*u))?;
     let n: i64 = s[..s.len() - unit.len_utf8()]
         .trim()
         .parse()
         .ok()
         .filter(|n| *n > 0)?;
     let secs = match unit {
+        's' => 1,
+        'm' => 60,
         'h' => 3_600,
         'd' => 86_400,
         'w' => 7 * 86_400,
@@ -2175,7 +2241,7 @@ fn bad_name(file: &str, s: &Sp<String>, what: &str) -> Diagnostic {
     )
 }
 
-fn unknown_name<'n>(
+pub(crate) fn unknown_name<'n>(
     file: &str,
     s: &Sp<String>,
     what: &str,
@@ -2384,6 +2450,12 @@ mod tests {
         assert_eq!(parse_duration("d"), None);
         assert_eq!(parse_duration("99999999w"), None);
         assert_eq!(parse_duration("520w"), Some(520 * 7 * 86_400));
+        // Bundle expiry takes hours and more; update timings take minutes and seconds too.
+        assert_eq!(parse_duration("10m"), None);
+        assert_eq!(parse_duration_in("10m", "smhdw"), Some(600));
+        assert_eq!(parse_duration_in("90s", "smhdw"), Some(90));
+        assert_eq!(parse_duration_in("-5m", "smhdw"), None);
+        assert_eq!(parse_duration_in("5 minutes", "smhdw"), None);
     }
 
     #[test]

@@ -2,15 +2,16 @@
 
 use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 
-use crate::syntax::model::{ItemsFile, ManifestFile, ProfileFile, RepoFile, TestFile};
+use crate::syntax::model::{ItemsFile, ManifestFile, ProfileFile, RepoFile, TestFile, UpdatesFile};
 
 /// The kinds of policy file, with the glob they live at.
-pub const KINDS: [(&str, &str); 5] = [
+pub const KINDS: [(&str, &str); 6] = [
     ("repo", "mmc.yaml"),
     ("items", "policies/items/*.yaml"),
     ("manifest", "policies/manifests/**/*.yaml"),
     ("profile", "profiles/*.yaml"),
     ("test", "policies/tests/*.yaml"),
+    ("updates", "policies/updates/*.yaml"),
 ];
 
 fn generate<T: JsonSchema>(title: &str) -> Schema {
@@ -28,6 +29,7 @@ pub fn for_kind(kind: &str) -> Option<Schema> {
         "manifest" => generate::<ManifestFile>("mmc manifest"),
         "profile" => generate::<ProfileFile>("mmc configuration profile"),
         "test" => generate::<TestFile>("mmc policy tests"),
+        "updates" => generate::<UpdatesFile>("mmc update enforcement policy"),
         _ => return None,
     })
 }
@@ -35,6 +37,40 @@ pub fn for_kind(kind: &str) -> Option<Schema> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn update_policy_keys_are_documented_for_editors() {
+        let s = serde_json::to_value(for_kind("updates").unwrap()).unwrap();
+        let props = s["properties"].as_object().unwrap();
+        for key in [
+            "condition",
+            "tracks",
+            "require",
+            "deadline",
+            "time_zone",
+            "max_deferral",
+            "reprompt",
+            "prompt_timeout",
+            "restart_delay",
+            "work_hours",
+            "skip_deferral",
+            "notifier",
+            "messages",
+            "support_contact",
+            "details_url",
+        ] {
+            assert!(
+                props[key]["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{key}: {}",
+                props[key]
+            );
+        }
+        assert_eq!(s["required"], serde_json::json!(["require"]));
+        let notifier = serde_json::to_string(&props["notifier"]).unwrap();
+        assert!(notifier.contains("swiftdialog") && notifier.contains("install_exit"));
+    }
 
     #[test]
     fn every_kind_has_a_schema_that_forbids_unknown_keys() {

@@ -267,7 +267,8 @@ fn include_cycles_are_found_in_dense_include_graphs() {
     );
 }
 
-/// A small repository that uses each kind of item, a conditional item and a profile.
+/// A small repository that uses each kind of item, a conditional item, a profile and an update
+/// policy.
 fn artifacts_repo() -> FileSet {
     let mut files = FileSet::new();
     files.insert("mmc.yaml", REPO);
@@ -288,6 +289,10 @@ fn artifacts_repo() -> FileSet {
     files.insert(
         "profiles/loginwindow.yaml",
         "display_name: Login Window\nremoval_disallowed: true\npayloads:\n  - type: com.apple.loginwindow\n    settings: {SHOWFULLNAME: true, LoginwindowText: \"{{ org.name }}\"}\n",
+    );
+    files.insert(
+        "policies/updates/security.yaml",
+        "condition: machine_type == 'laptop'\ntracks: [stable]\nrequire: recommended\nmax_deferral: 3d\nwork_hours: \"08:00-18:00\"\nnotifier: jamfhelper\nsupport_contact: \"{{ vars.who }}\"\n",
     );
     files
 }
@@ -497,7 +502,12 @@ fn modifications_need_one_target_a_declared_fact_and_real_items() {
 
 /// A policy repository on disk, read the way `mmc` reads one (`mmc.yaml`, `policies/`,
 /// `profiles/`), into memory.
-fn read_repo(root: &std::path::Path) -> FileSet {
+pub(crate) fn read_repo(root: &std::path::Path) -> FileSet {
+    read_repo_with(root, None)
+}
+
+/// [`read_repo`], with the policy files of `overlay` (a CLI fixture case) laid over it.
+fn read_repo_with(root: &std::path::Path, overlay: Option<&std::path::Path>) -> FileSet {
     fn walk(root: &std::path::Path, dir: &std::path::Path, files: &mut FileSet) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -519,12 +529,16 @@ fn read_repo(root: &std::path::Path) -> FileSet {
     );
     for dir in ["policies", "profiles"] {
         walk(root, &root.join(dir), &mut files);
+        if let Some(o) = overlay {
+            walk(o, &o.join(dir), &mut files);
+        }
     }
     files
 }
 
 /// The contract with the agent holds: every `config.json` the compiler writes for the example
-/// repository, the CLI's base fixture and the artifacts repository reads back through
+/// repository, the CLI's base fixture (alone, and with the update policies of the `updates`
+/// case) and the artifacts repository reads back through
 /// `mmc_config::Config` (which refuses unknown fields and layouts) and writes the same bytes.
 #[test]
 fn every_config_json_reads_back_through_the_agents_types() {
@@ -535,8 +549,16 @@ fn every_config_json_reads_back_through_the_agents_types() {
             "fixtures/base",
             read_repo(&root.join("compiler/mmc/tests/fixtures/base")),
         ),
+        (
+            "fixtures/cases/updates",
+            read_repo_with(
+                &root.join("compiler/mmc/tests/fixtures/base"),
+                Some(&root.join("compiler/mmc/tests/fixtures/cases/updates")),
+            ),
+        ),
         ("artifacts", artifacts_repo()),
     ];
+    let mut policies = 0;
     for (repo, files) in repos {
         let c = compile(&files);
         assert!(!c.has_errors(), "{repo}: {:?}", codes(&c));
@@ -573,8 +595,25 @@ fn every_config_json_reads_back_through_the_agents_types() {
             for (id, p) in &config.profiles {
                 assert!(b.files.contains_key(&p.file), "{repo}: {id}");
             }
+            // What the agent requires of an update policy, and has no defaults for.
+            for u in &config.updates {
+                policies += 1;
+                assert!(u.notifier.program.starts_with('/'), "{repo}: {}", u.name);
+                if let Some(d) = &u.deadline {
+                    assert!(d.parse::<jiff::Timestamp>().is_ok(), "{repo}: {d}");
+                }
+                if let Some(w) = u.work_hours {
+                    assert!(w.start <= 23 && w.end <= 24 && w.start < w.end, "{repo}");
+                }
+                assert!(u.max_deferral_secs > 0 && u.reprompt_secs > 0);
+                assert!(u.prompt_timeout_secs > 0 && u.restart_delay_secs > 0);
+            }
         }
     }
+    assert!(
+        policies >= 4,
+        "the example, the fixture and the artifacts carry update policies"
+    );
 }
 
 const DAEMON: &str = "  - name: Heartbeat\n    kind: launchd\n    label: com.example.heartbeat\n    job:\n      ProgramArguments: [/usr/local/bin/heartbeat]\n      StartInterval: 3600\n";

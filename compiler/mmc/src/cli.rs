@@ -119,9 +119,9 @@ Example:  MMC_SIGNING_KEY=\"$(cat key.pem)\" mmc sign build/bundles"
     /// Print the JSON Schema of a policy file kind, for editor completion and checking
     #[command(
         after_help = "Kinds: repo (mmc.yaml), items (policies/items/*.yaml), manifest (policies/manifests/**/*.yaml),\n\
-profile (profiles/*.yaml).\n\n\
+profile (profiles/*.yaml), test (policies/tests/*.yaml), updates (policies/updates/*.yaml).\n\n\
 Editors using yaml-language-server pick a schema from a first-line comment:\n  # yaml-language-server: $schema=../../build/schema/items.schema.json\n\
-Write all four with:  mmc schema --out build/schema"
+Write them all with:  mmc schema --out build/schema"
     )]
     Schema(SchemaArgs),
 }
@@ -196,9 +196,9 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Which file kind
-    #[arg(value_parser = ["repo", "items", "manifest", "profile", "test"], default_value = "repo")]
+    #[arg(value_parser = ["repo", "items", "manifest", "profile", "test", "updates"], default_value = "repo")]
     pub kind: String,
-    /// Write all four schemas into DIR as KIND.schema.json instead of printing one
+    /// Write every kind's schema into DIR as KIND.schema.json instead of printing one
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

@@ -6,7 +6,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use mmc_compiler::diag::Diagnostic;
-use mmc_compiler::load::{ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, REPO_FILE, TESTS_DIR};
+use mmc_compiler::load::{
+    ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, REPO_FILE, TESTS_DIR, UPDATES_DIR,
+};
 use mmc_compiler::source::FileSet;
 
 /// The repository root: `--repo`, or the nearest directory upward holding `mmc.yaml`.
@@ -70,7 +72,13 @@ pub fn read_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Result<FileSet> {
 
 /// The folders below the repository root whose `.yaml`/`.yml` files are policies (besides
 /// `mmc.yaml`). The work tree and a git revision (`mmc diff`) are read with the same selection.
-pub const POLICY_DIRS: [&str; 4] = [ITEMS_DIR, MANIFESTS_DIR, PROFILES_DIR, TESTS_DIR];
+pub const POLICY_DIRS: [&str; 5] = [
+    ITEMS_DIR,
+    MANIFESTS_DIR,
+    PROFILES_DIR,
+    TESTS_DIR,
+    UPDATES_DIR,
+];
 
 /// Whether a file name below a policy folder is read: `.yaml` or `.yml`, not hidden.
 pub fn is_policy_name(name: &str) -> bool {

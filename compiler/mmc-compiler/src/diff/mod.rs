@@ -8,8 +8,8 @@
 //! Per bundle, the tree holds one [`Resource`] per thing that changes: the bundle's own settings,
 //! items (by name), manifests (by name) and profiles (by identifier, paired by source file when
 //! the identifier itself changes). Each carries an [`Action`] and its field-level changes. New
-//! kinds of policy (update enforcement, when it exists) become a new [`ResourceKind`] and one more
-//! differ in [`diff_bundle`]; the renderers need no change.
+//! kinds of policy (update enforcement: [`ResourceKind::Update`]) become a new [`ResourceKind`] and
+//! one more differ in [`diff_bundle`]; the renderers need no change.
 //!
 //! Invariant: a bundle is reported unchanged exactly when its files and its settings are
 //! identical on both sides. Should a byte difference escape the structured differs, it is still
@@ -354,7 +354,7 @@ pub fn diff_bundle(name: &str, a: Option<&BundleOutput>, b: Option<&BundleOutput
         items(base, head, ca, cb, &mut changes);
         manifests(base, head, ca, cb, &mut changes);
         profiles(base, head, ca, cb, &mut changes);
-        updates(ca, cb, &mut changes);
+        updates(base, head, ca, cb, &mut changes);
     }
     if changes.is_empty() {
         changes.push(files_fallback(base, head));
@@ -1045,7 +1045,13 @@ fn profiles(
 
 /// Update enforcement policies, matched by name. They live in `config.json` only, so their
 /// fields are compared as the agent reads them.
-fn updates(ca: &config::Config, cb: &config::Config, out: &mut Vec<Resource>) {
+fn updates(
+    a: &BundleOutput,
+    b: &BundleOutput,
+    ca: &config::Config,
+    cb: &config::Config,
+    out: &mut Vec<Resource>,
+) {
     let doc = |c: &config::Config, name: &str| {
         c.updates
             .iter()
@@ -1072,12 +1078,17 @@ fn updates(ca: &config::Config, cb: &config::Config, out: &mut Vec<Resource>) {
             (_, None) => Action::Delete,
             _ => Action::Update,
         };
+        let source = if db.is_some() {
+            b.sources.updates.get(name)
+        } else {
+            a.sources.updates.get(name)
+        };
         let (fields, unchanged) = diff_docs(&da.unwrap_or_default(), &db.unwrap_or_default());
         out.push(Resource {
             kind: ResourceKind::Update,
             name: name.to_owned(),
             action,
-            source: None,
+            source: source.cloned(),
             reason: None,
             fields,
             unchanged,

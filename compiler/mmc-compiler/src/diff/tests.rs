@@ -413,8 +413,8 @@ fn markdown_fences_outlast_backticks_in_scripts() {
     assert!(md.contains("````diff\n"), "{md}");
 }
 
-/// Update enforcement is not in the policy format yet; its `config.json` part is, and a change
-/// of it is reported as an `update` resource.
+/// An update policy's `config.json` part, changed in place, is reported as an `update`
+/// resource.
 #[test]
 fn update_policies_in_config_json_are_compared_by_name() {
     use mmc_config::{Config, Notifier, Requirement, UpdateMessages, UpdatePolicy};
@@ -484,5 +484,47 @@ fn update_policies_in_config_json_are_compared_by_name() {
                 after: 86_400.into()
             }
         }]
+    );
+}
+
+#[test]
+fn an_edited_update_policy_names_its_file() {
+    let mut a = repo();
+    a.insert(
+        "policies/updates/macos-15.yaml",
+        "require: {os_version: \"15.2\"}\ndeadline: \"2026-12-01T18:00:00Z\"\nreprompt: 4h\n",
+    );
+    let mut b = a.clone();
+    b.insert(
+        "policies/updates/macos-15.yaml",
+        "require: {os_version: \"15.2\"}\ndeadline: \"2026-12-01T18:00:00Z\"\nreprompt: 2h\n",
+    );
+    let d = run(&a, &b);
+    let r = &stable(&d).changes[0];
+    assert_eq!(
+        (r.kind, r.action, r.name.as_str(), r.source.as_deref()),
+        (
+            ResourceKind::Update,
+            Action::Update,
+            "macos-15",
+            Some("policies/updates/macos-15.yaml")
+        )
+    );
+    assert_eq!(
+        r.fields,
+        [Field {
+            path: "reprompt_secs".into(),
+            change: FieldChange::Changed {
+                before: 14_400.into(),
+                after: 7_200.into()
+            }
+        }]
+    );
+    // Removed: named by the file it came from.
+    let d = run(&a, &repo());
+    let r = &stable(&d).changes[0];
+    assert_eq!(
+        (r.action, r.source.as_deref()),
+        (Action::Delete, Some("policies/updates/macos-15.yaml"))
     );
 }

@@ -242,6 +242,7 @@ const TEXT_KEYS: &[&str] = &[
     "CFBundleShortVersionString",
     "CFBundleVersion",
     "minosversion",
+    "os_version",
     "mode",
 ];
 

@@ -492,6 +492,127 @@ pub struct ConditionalItem {
     pub conditional_items: Option<Vec<ConditionalItem>>,
 }
 
+/// A file under `policies/updates/`: one update enforcement policy for Apple's software updates
+/// (install-or-defer style), named after its file. Bundles carry it in `config.json` for
+/// mmc-agent; `mmc build` also writes a Nudge configuration and a DDM declaration for it under
+/// `build/mdm/updates/` when it requires a macOS version by a deadline.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatesFile {
+    /// NSPredicate over the facts, as in a conditional item, e.g. `machine_type == "laptop"`.
+    /// Policies are tried in name order; the first whose condition holds applies to a Mac.
+    /// Default: every Mac.
+    #[serde(default)]
+    pub condition: Option<Text>,
+    /// Tracks whose bundles carry this policy. Default: every track.
+    #[serde(default)]
+    pub tracks: Names,
+    /// What is required: `recommended` (every update `softwareupdate --list` marks recommended
+    /// or needing a restart) or `{os_version: "15.2"}` (macOS at least this version).
+    pub require: Sp<RawRequire>,
+    /// The time after which the updates are installed without asking: RFC 3339 with an offset,
+    /// e.g. `2026-12-01T18:00:00+01:00` or `2026-12-01T17:00:00Z`; or a local
+    /// `2026-12-01T18:00` together with `time_zone`. Not together with `max_deferral`.
+    #[serde(default)]
+    pub deadline: Option<Text>,
+    /// The UTC offset of a local `deadline`, e.g. `+01:00`, `-05:00` or `Z`. Zone names such as
+    /// `Europe/Berlin` are not accepted.
+    #[serde(default)]
+    pub time_zone: Option<Text>,
+    /// Without a `deadline`: how long after a Mac first sees the updates they may be deferred,
+    /// e.g. `72h`, `3d`, `1w`. Default `72h`.
+    #[serde(default)]
+    pub max_deferral: Option<Text>,
+    /// After a deferral, the next prompt comes this much later, e.g. `4h`. Default `4h`.
+    #[serde(default)]
+    pub reprompt: Option<Text>,
+    /// How long a prompt waits for an answer; past the deadline the updates are then installed
+    /// anyway, e.g. `10m`. Default `10m`.
+    #[serde(default)]
+    pub prompt_timeout: Option<Text>,
+    /// After an install that needs a restart, the time between the soft restart (apps may ask to
+    /// save) and the forced one, e.g. `5m`. Default `5m`.
+    #[serde(default)]
+    pub restart_delay: Option<Text>,
+    /// Local whole hours, e.g. `"09:00-17:00"`: a deadline inside them moves to their end, so
+    /// forced installs do not interrupt the working day.
+    #[serde(default)]
+    pub work_hours: Option<Text>,
+    /// Install at once, without any deferral: for testing the workflow on a few Macs.
+    #[serde(default)]
+    pub skip_deferral: Option<Sp<bool>>,
+    /// The program that shows the prompts.
+    #[serde(default)]
+    #[schemars(schema_with = "notifier_schema")]
+    pub notifier: Option<Sp<Value>>,
+    /// The prompts' texts. `%HOURS%`, `%DEADLINE%`, `%UPDATES%` and `%SUPPORT%` are replaced on
+    /// the Mac; `[restart]…[/restart]` is shown only when an update needs a restart and
+    /// `[deferrable]…[/deferrable]` only while the user may still defer. Templates allowed.
+    #[serde(default)]
+    pub messages: Option<RawMessages>,
+    /// Who to ask, shown where a message says `%SUPPORT%`, e.g. `{{ vars.support_contact }}`.
+    #[serde(default)]
+    pub support_contact: Option<Text>,
+    /// A web page about this update (Nudge's `aboutUpdateURL`, DDM's `DetailsURL`).
+    #[serde(default)]
+    pub details_url: Option<Text>,
+}
+
+/// What an update policy requires.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawRequire {
+    /// Every update `softwareupdate --list` marks recommended or needing a restart.
+    Recommended,
+    /// macOS at least this version, e.g. `"15.2"` (quote it).
+    OsVersion(Text),
+}
+
+/// The texts of an update policy's prompts. Every key has a default.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessages {
+    /// The prompt's title.
+    #[serde(default)]
+    pub title: Option<Text>,
+    /// Shown while the user may still defer.
+    #[serde(default)]
+    pub prompt: Option<Text>,
+    /// Shown past the deadline, without a defer button.
+    #[serde(default)]
+    pub deadline: Option<Text>,
+    /// Default `Install now`. Shown as written (no placeholders).
+    #[serde(default)]
+    pub install_button: Option<Text>,
+    /// Default `Later`. Shown as written (no placeholders).
+    #[serde(default)]
+    pub defer_button: Option<Text>,
+}
+
+fn notifier_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The program that shows the prompts: `swiftdialog` (/usr/local/bin/dialog), `jamfhelper` (Jamf's jamfHelper), `osascript` (an AppleScript dialog, the default), or your own: `{program, args, install_exit, defer_exit}`.",
+        "oneOf": [
+            { "type": "string", "enum": ["swiftdialog", "jamfhelper", "osascript"] },
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["program", "install_exit", "defer_exit"],
+                "properties": {
+                    "program": { "type": "string", "description": "Absolute path of the program." },
+                    "args": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "Arguments. `%TITLE%`, `%MESSAGE%`, `%TIMEOUT%` (seconds), `%INSTALL%` and `%DEFER%` (button labels) are replaced; past the deadline an argument that is exactly `%DEFER%` is dropped with the option before it."
+                    },
+                    "install_exit": { "type": "array", "items": { "type": "integer" }, "description": "Exit statuses meaning \"install now\"." },
+                    "defer_exit": { "type": "array", "items": { "type": "integer" }, "description": "Exit statuses meaning \"defer\"; any other status counts as a timeout or dismissal." }
+                }
+            }
+        ]
+    })
+}
+
 /// A file under `profiles/`: one configuration profile.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -20,6 +20,18 @@ struct BuildReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<String>,
     bundles: Vec<BundleReport>,
+    /// What `build/mdm/` received; absent when there is nothing for an MDM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mdm: Option<MdmReport>,
+}
+
+#[derive(Serialize)]
+struct MdmReport {
+    dir: String,
+    /// Paths below `dir`.
+    files: Vec<String>,
+    /// Update policies without Nudge or DDM files, and why.
+    notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -110,10 +122,17 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         }
     };
 
+    let mdm_dir = out_dir.join("mdm");
+    let mdm = &compiled.mdm;
     let mut report = BuildReport {
         version: 1,
         key_id: key_id.clone(),
         bundles: Vec::new(),
+        mdm: (!mdm.files.is_empty() || !mdm.notes.is_empty()).then(|| MdmReport {
+            dir: mdm_dir.display().to_string(),
+            files: mdm.files.keys().cloned().collect(),
+            notes: mdm.notes.clone(),
+        }),
     };
     // A version names one content forever: replacing a bundle with other bytes under the same
     // name would let two Macs hold different "version N" bundles. Rebuilding a commit is a no-op.
@@ -136,10 +155,16 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         staged.push(workspace::stage(&path, &p.archive, 0o644)?);
         staged.push(workspace::stage(&companion(&path), &p.companion, 0o644)?);
     }
+    // The MDM files are not versioned: each build replaces them, with the same bytes when the
+    // policies are the same.
+    for (rel, bytes) in &mdm.files {
+        staged.push(workspace::stage(&mdm_dir.join(rel), bytes, 0o644)?);
+    }
     // Archives land before their envelopes: an archive without its envelope is refused by agents.
     for s in staged {
         s.commit()?;
     }
+    remove_stale_mdm_files(&mdm_dir, &mdm.files)?;
     for (b, p) in &packaged {
         let path = bundle_dir.join(&p.file_name);
         let sig = companion(&path);
@@ -168,6 +193,31 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
             files: b.files.len() + 1,
         });
     }
+    let policies: std::collections::BTreeSet<&str> = mdm
+        .files
+        .keys()
+        .filter_map(|rel| rel.strip_prefix(&format!("{}/", mmc_compiler::mdm::UPDATES_DIR)))
+        .filter_map(|name| {
+            mmc_compiler::mdm::UPDATE_SUFFIXES
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+        })
+        .collect();
+    for policy in policies {
+        out.status(
+            "Wrote",
+            &format!(
+                "Nudge and DDM files for update policy {policy} → {}",
+                mdm_dir
+                    .join(mmc_compiler::mdm::UPDATES_DIR)
+                    .join(format!("{policy}.*"))
+                    .display()
+            ),
+        );
+    }
+    for note in &mdm.notes {
+        out.status("Note", note);
+    }
     match &key_id {
         Some(key_id) => out.status("Signed", &format!("with key {key_id}")),
         None => out.status(
@@ -182,6 +232,35 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         out.stdout(&(serde_json::to_string_pretty(&report)? + "\n"));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the update enforcement files of policies that no longer produce them (deleted,
+/// renamed, or no longer requiring a macOS version by a deadline), so that `build/mdm/` matches
+/// the policies. Other files there are left alone.
+fn remove_stale_mdm_files(
+    mdm_dir: &Path,
+    written: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    use mmc_compiler::mdm::{UPDATE_SUFFIXES, UPDATES_DIR};
+    let dir = mdm_dir.join(UPDATES_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = UPDATE_SUFFIXES.iter().any(|s| name.ends_with(s));
+        if ours
+            && entry.file_type()?.is_file()
+            && !written.contains_key(&format!("{UPDATES_DIR}/{name}"))
+        {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A bundle ready to write: its archive and, next to it, its envelope or (`--unsigned`) the

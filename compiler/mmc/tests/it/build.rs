@@ -257,3 +257,92 @@ fn a_version_never_changes_content() {
     );
     assert_eq!(std::fs::read(&bundle).unwrap(), first);
 }
+
+/// The files of `dir`, by name, sorted.
+fn listing(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn build_writes_nudge_and_ddm_files_the_same_every_time() {
+    let repo = fixture(Some("updates"));
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let out_dir = repo.path().join("build");
+    let report = build_json(repo.path(), &key, &out_dir);
+    let mdm = out_dir.join("mdm/updates");
+    assert_eq!(
+        report["mdm"],
+        serde_json::json!({
+            "dir": out_dir.join("mdm").display().to_string(),
+            "files": [
+                "updates/macos-15.ddm.json",
+                "updates/macos-15.nudge.json",
+                "updates/macos-15.nudge.mobileconfig"
+            ],
+            "notes": ["update policy `security` has no Nudge or DDM files: they need `require: {os_version: …}`, not `recommended`"],
+        })
+    );
+    let first = listing(&mdm);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        [
+            "macos-15.ddm.json",
+            "macos-15.nudge.json",
+            "macos-15.nudge.mobileconfig"
+        ]
+    );
+    let ddm: serde_json::Value = serde_json::from_slice(&first["macos-15.ddm.json"]).unwrap();
+    assert_eq!(ddm["Identifier"], "com.example.mmc.updates.macos-15");
+    assert_eq!(ddm["Payload"]["TargetLocalDateTime"], "2026-12-01T18:00:00");
+    let profile: plist::Dictionary =
+        plist::from_bytes(&first["macos-15.nudge.mobileconfig"]).unwrap();
+    assert_eq!(
+        profile["PayloadIdentifier"].as_string(),
+        Some("com.example.mmc.updates.macos-15.nudge")
+    );
+
+    // Built again: the same bytes, nothing left over.
+    let again = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("Wrote Nudge and DDM files for update policy macos-15")
+            && again
+                .stderr
+                .contains("Note update policy `security` has no Nudge or DDM files"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(listing(&mdm), first);
+
+    // The policy goes: so do its files, and only they.
+    std::fs::write(mdm.join("README.txt"), "the MDM team's notes\n").unwrap();
+    std::fs::remove_file(repo.path().join("policies/updates/macos-15.yaml")).unwrap();
+    std::fs::remove_dir_all(out_dir.join("bundles")).unwrap();
+    let after = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert_eq!(listing(&mdm).keys().collect::<Vec<_>>(), ["README.txt"]);
+}
+
+#[test]
+fn a_repository_without_update_policies_writes_no_mdm_folder() {
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let report = build_json(repo.path(), &key, &repo.path().join("build"));
+    assert!(report.get("mdm").is_none(), "{report:#}");
+    assert!(!repo.path().join("build/mdm").exists());
+}

@@ -99,6 +99,11 @@ fn launchd_keys_on_other_kinds_and_other_keys_on_launchd() {
 }
 
 #[test]
+fn update_policies() {
+    insta::assert_snapshot!(check_case("updates_problems").stderr);
+}
+
+#[test]
 fn all_problems_of_all_files_in_one_run() {
     let out = check_case("many_errors");
     insta::assert_snapshot!(out.stderr);
@@ -210,7 +215,7 @@ fn init_creates_a_repository_that_checks_clean() {
 #[test]
 fn schema_is_json_for_every_kind() {
     let dir = tempfile::tempdir().unwrap();
-    for kind in ["repo", "items", "manifest", "profile"] {
+    for kind in ["repo", "items", "manifest", "profile", "test", "updates"] {
         let out = run(mmc(dir.path()).args(["schema", kind]));
         assert_eq!(out.code, 0);
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -221,6 +226,7 @@ fn schema_is_json_for_every_kind() {
         .arg(dir.path().join("s")));
     assert_eq!(out.code, 0);
     assert!(dir.path().join("s/items.schema.json").is_file());
+    assert!(dir.path().join("s/updates.schema.json").is_file());
 }
 
 #[test]

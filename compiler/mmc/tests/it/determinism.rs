@@ -1,19 +1,32 @@
-//! The same commit builds byte-identical bundles whatever the time zone, umask, locale, checkout
-//! location or file modification times.
+//! The same commit builds byte-identical bundles (and MDM files) whatever the time zone, umask,
+//! locale, checkout location or file modification times.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::support::*;
 
+/// Every file below `dir` (the bundles, and the MDM files) by its path below `dir`.
 fn bundle_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        out.insert(
-            entry.file_name().to_string_lossy().into_owned(),
-            std::fs::read(entry.path()).unwrap(),
-        );
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            out.insert(
+                entry
+                    .path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            );
+        }
     }
     out
 }
@@ -40,7 +53,13 @@ fn build_with(
         .env_remove("MMC_SIGNING_KEY");
     let out = run(&mut cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    bundle_bytes(&repo.join("build/bundles"))
+    let mut files = bundle_bytes(&repo.join("build/bundles"));
+    if repo.join("build/mdm").is_dir() {
+        for (path, bytes) in bundle_bytes(&repo.join("build/mdm")) {
+            files.insert(format!("mdm/{path}"), bytes);
+        }
+    }
+    files
 }
 
 fn assert_reproducible(source: &Path) {
@@ -115,4 +134,10 @@ fn fixture_builds_are_byte_identical() {
 #[test]
 fn example_org_builds_are_byte_identical() {
     assert_reproducible(&example_repo());
+}
+
+#[test]
+fn update_policy_builds_are_byte_identical() {
+    let repo = fixture(Some("updates"));
+    assert_reproducible(repo.path());
 }
