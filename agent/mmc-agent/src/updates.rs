@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::tz::Offset;
+use mmc_config::messages::{section, substitute};
 use mmc_config::version::compare;
 use mmc_config::{Config, Requirement, UpdatePolicy, WorkHours};
 use mmc_predicate::{FactValue, Facts};
@@ -1323,48 +1324,6 @@ fn render(template: &str, vars: &Vars) -> String {
             ("%SUPPORT%", &vars.support),
         ],
     )
-}
-
-/// Keeps (without its tags) or removes every `[name]…[/name]` part of `text`. An opening tag
-/// without its closing one is left as it is.
-fn section(text: &str, name: &str, keep: bool) -> String {
-    let open = format!("[{name}]");
-    let close = format!("[/{name}]");
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(&open) {
-        let after = &rest[start + open.len()..];
-        let Some(end) = after.find(&close) else {
-            break;
-        };
-        out.push_str(&rest[..start]);
-        if keep {
-            out.push_str(&after[..end]);
-        }
-        rest = &after[end + close.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Replaces each placeholder of `pairs` in one left-to-right pass.
-fn substitute(text: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    'scan: while let Some(at) = rest.find('%') {
-        for (name, value) in pairs {
-            if rest[at..].starts_with(name) {
-                out.push_str(&rest[..at]);
-                out.push_str(value);
-                rest = &rest[at + name.len()..];
-                continue 'scan;
-            }
-        }
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The notifier's arguments, placeholders replaced in each argument. Past the deadline there is

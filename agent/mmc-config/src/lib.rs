@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use mmc_manifest::Manifest;
 
+pub mod messages;
 pub mod version;
 
 /// Version of `config.json`'s layout.

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use mmc_config as config;
+use mmc_config::messages::substitute;
 use plist::Value as Pv;
 use serde::Serialize;
 use uuid::Uuid;
@@ -206,26 +207,6 @@ fn nudge_text(template: &str, v: &NudgeVars) -> String {
         out.push(line);
     }
     out.join("\n").trim().to_owned()
-}
-
-/// One left-to-right pass: a replaced value is never read again for placeholders.
-fn substitute(text: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    'scan: while let Some(at) = rest.find('%') {
-        for (name, value) in pairs {
-            if rest[at..].starts_with(name) {
-                out.push_str(&rest[..at]);
-                out.push_str(value);
-                rest = &rest[at + name.len()..];
-                continue 'scan;
-            }
-        }
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// `2026-12-01 18:00 UTC+01:00` (or `… UTC`): the deadline in the offset it was written in.
