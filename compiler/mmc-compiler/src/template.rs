@@ -109,15 +109,21 @@ fn check_source(src: &str) -> Result<(), (Range<usize>, String)> {
     let mut i = 0;
     let mut in_raw = false;
     while i + 1 < bytes.len() {
-        let open = &src[i..i + 2];
-        let close = match open {
-            "{{" => "}}",
-            "{%" => "%}",
-            "{#" => "#}",
+        // Compared as bytes: `i` may sit inside a multi-byte character, where slicing the
+        // string would panic.
+        let open = match &bytes[i..i + 2] {
+            b"{{" => "{{",
+            b"{%" => "{%",
+            b"{#" => "{#",
             _ => {
                 i += 1;
                 continue;
             }
+        };
+        let close = match open {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
         };
         let body_start = i + 2;
         let Some(len) = src[body_start..].find(close) else {
@@ -255,6 +261,16 @@ pub(crate) fn map_into_scalar(
     value: &str,
     r: Range<usize>,
 ) -> Range<usize> {
+    // minijinja may point at one byte of a multi-byte character: widen to whole characters.
+    let mut start = r.start.min(value.len());
+    while !value.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = r.end.clamp(start, value.len());
+    while !value.is_char_boundary(end) {
+        end += 1;
+    }
+    let r = start..end;
     let Some(raw) = text.get(node.clone()) else {
         return node.clone();
     };
@@ -316,6 +332,25 @@ mod tests {
             &mut diags,
         );
         (out, diags)
+    }
+
+    /// Found by fuzzing (fuzz/artifacts/fuzz_policy_load/crash-template-*): non-ASCII text
+    /// around a template made the compiler panic, or point a span into the middle of a
+    /// character.
+    #[test]
+    fn non_ascii_text_around_templates() {
+        assert_eq!(
+            render("a: \"Fragen? {{ vars.support }} \u{2013} IT\"\n")
+                .0
+                .as_deref(),
+            Some("Fragen? help@example.com \u{2013} IT")
+        );
+        let text = "a: \"{{ vars\u{2082}support }}\"\n";
+        let (out, diags) = render(text);
+        assert!(out.is_none());
+        let span = diags[0].labels[0].span.clone();
+        assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+        assert_eq!(&text[span], "\u{2082}");
     }
 
     #[test]
