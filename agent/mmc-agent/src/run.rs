@@ -106,8 +106,18 @@ pub(crate) fn exit_code(report: &Report) -> ExitCode {
 }
 
 pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
+    parse_for(parser, "run", None)
+}
+
+/// The options of `run`, for `command`; with `accepted`, only those long options are taken
+/// (`mmc-agent updates` takes a subset).
+pub(crate) fn parse_for(
+    parser: &mut lexopt::Parser,
+    command: &str,
+    accepted: Option<&[&str]>,
+) -> Result<Option<Options>, String> {
     use lexopt::prelude::*;
-    let usage = |e: lexopt::Error| format!("{e} (try `mmc-agent run --help`)");
+    let usage = |e: lexopt::Error| format!("{e} (try `mmc-agent {command} --help`)");
     let mut o = Options {
         bundle: None,
         trust: Vec::new(),
@@ -122,6 +132,12 @@ pub(crate) fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, Stri
         format: Format::Human,
     };
     while let Some(arg) = parser.next().map_err(usage)? {
+        if let (Long(name), Some(accepted)) = (&arg, accepted)
+            && *name != "help"
+            && !accepted.contains(name)
+        {
+            return Err(usage(arg.unexpected()));
+        }
         match arg {
             Short('h') | Long("help") => return Ok(None),
             Long("bundle") => o.bundle = Some(PathBuf::from(text(parser)?)),

@@ -1505,66 +1505,13 @@ pub(crate) fn human(outcome: &Outcome, check: bool) -> String {
 }
 
 fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
-    use lexopt::prelude::*;
-    let usage = |e: lexopt::Error| format!("{e} (try `mmc-agent updates --help`)");
-    let mut o = Options {
-        bundle: None,
-        trust: Vec::new(),
-        check: false,
-        only: Vec::new(),
-        manifest: None,
-        facts: None,
-        packages: None,
-        now: None,
-        root: PathBuf::from("/"),
-        commands: None,
-        format: Format::Human,
-    };
-    let text = |parser: &mut lexopt::Parser| -> Result<String, String> {
-        parser
-            .value()
-            .map_err(usage)?
-            .into_string()
-            .map_err(|v| format!("{v:?} is not valid UTF-8"))
-    };
-    while let Some(arg) = parser.next().map_err(usage)? {
-        match arg {
-            Short('h') | Long("help") => return Ok(None),
-            Long("bundle") => o.bundle = Some(PathBuf::from(text(parser)?)),
-            Long("trust") => o.trust.push(PathBuf::from(text(parser)?)),
-            Long("check") => o.check = true,
-            Long("facts") => o.facts = Some(PathBuf::from(text(parser)?)),
-            Long("root") => o.root = PathBuf::from(text(parser)?),
-            Long("commands") => o.commands = Some(PathBuf::from(text(parser)?)),
-            Long("now") => {
-                let value = text(parser)?;
-                o.now = Some(value.parse().map_err(|_| {
-                    format!("--now {value:?} is not an RFC 3339 time like 2026-11-21T05:31:00Z")
-                })?);
-            }
-            Long("format") => {
-                o.format = match text(parser)?.as_str() {
-                    "human" => Format::Human,
-                    "json" => Format::Json,
-                    other => {
-                        return Err(format!(
-                            "--format {other:?} is not a format; use human or json"
-                        ));
-                    }
-                }
-            }
-            other => return Err(usage(other.unexpected())),
-        }
-    }
-    if let Some(commands) = &o.commands
-        && !commands.is_dir()
-    {
-        return Err(format!(
-            "--commands {}: not a directory",
-            commands.display()
-        ));
-    }
-    Ok(Some(o))
+    crate::run::parse_for(
+        parser,
+        "updates",
+        Some(&[
+            "bundle", "trust", "check", "facts", "root", "commands", "now", "format",
+        ]),
+    )
 }
 
 #[cfg(test)]
