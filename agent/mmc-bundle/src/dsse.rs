@@ -13,18 +13,18 @@ use crate::{
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Envelope {
+pub(crate) struct Envelope {
     #[serde(rename = "payloadType")]
-    payload_type: String,
-    payload: String,
-    signatures: Vec<EnvelopeSignature>,
+    pub(crate) payload_type: String,
+    pub(crate) payload: String,
+    pub(crate) signatures: Vec<EnvelopeSignature>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EnvelopeSignature {
-    keyid: String,
-    sig: String,
+pub(crate) struct EnvelopeSignature {
+    pub(crate) keyid: String,
+    pub(crate) sig: String,
 }
 
 /// Why a bundle failed verification. Every variant reads as one line an admin can act on.
@@ -38,8 +38,11 @@ pub enum VerifyError {
     },
     #[error("signature envelope is malformed: {0}")]
     MalformedEnvelope(String),
-    #[error("signature envelope has payload type {found:?}, expected {BUNDLE_PAYLOAD_TYPE:?}")]
-    WrongPayloadType { found: String },
+    #[error("signature envelope has payload type {found:?}, expected {expected:?}")]
+    WrongPayloadType {
+        found: String,
+        expected: &'static str,
+    },
     #[error("signature envelope carries no signatures")]
     NoSignatures,
     #[error("signed by unknown key {} (trusted: {})", list(.found), list(.trusted))]
@@ -55,7 +58,7 @@ pub enum VerifyError {
     MalformedStatement(String),
     #[error("bundle format {found} is not supported (this agent understands format {supported})")]
     UnsupportedFormat { found: u32, supported: u32 },
-    #[error("statement names key {statement} but was signed by key {signer}")]
+    #[error("statement names key {statement} but was signed by key(s) {signer}")]
     KeyIdMismatch { statement: String, signer: String },
     #[error(
         "archive length does not match the signed statement (signed {signed} bytes, got {actual})"
@@ -64,13 +67,27 @@ pub enum VerifyError {
     #[error("archive SHA-256 does not match the signed statement (signed {signed}, got {actual})")]
     HashMismatch { signed: String, actual: String },
     #[error(
-        "statement field {field} is {value:?}, expected RFC 3339 UTC with seconds, like 2026-11-21T05:31:00Z"
+        "signed field {field} is {value:?}, expected RFC 3339 UTC with seconds, like 2026-11-21T05:31:00Z"
     )]
     BadTime { field: &'static str, value: String },
     #[error("bundle is not valid before {created} (now {now}); check the clock")]
     NotYetValid { created: String, now: String },
     #[error("bundle expired at {expires} (now {now})")]
     Expired { expires: String, now: String },
+    #[error(
+        "signed by {} distinct trusted key(s) ({}), but {needed} are required",
+        .valid.len(),
+        .valid.join(", ")
+    )]
+    ThresholdNotMet { needed: usize, valid: Vec<String> },
+    #[error(
+        "signing key {key_id} expired at {expires} (now {now}); the root must delegate a new one"
+    )]
+    KeyExpired {
+        key_id: String,
+        expires: String,
+        now: String,
+    },
 }
 
 fn list(ids: &[String]) -> String {
@@ -113,80 +130,105 @@ pub(crate) fn sign_envelope(
 ) -> Vec<u8> {
     use ed25519_dalek::Signer as _;
     let signature = key.sign(&pae(payload_type, payload));
-    let envelope = Envelope {
-        payload_type: payload_type.to_owned(),
-        payload: BASE64.encode(payload),
-        signatures: vec![EnvelopeSignature {
+    envelope_with(
+        payload_type,
+        payload,
+        vec![EnvelopeSignature {
             keyid: key_id(&key.verifying_key()),
             sig: BASE64.encode(signature.to_bytes()),
         }],
+    )
+}
+
+/// An envelope as mmc writes it: pretty-printed, fixed member order, trailing newline.
+#[cfg(feature = "sign")]
+pub(crate) fn envelope_with(
+    payload_type: &str,
+    payload: &[u8],
+    signatures: Vec<EnvelopeSignature>,
+) -> Vec<u8> {
+    let envelope = Envelope {
+        payload_type: payload_type.to_owned(),
+        payload: BASE64.encode(payload),
+        signatures,
     };
     let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope always serializes");
     out.push(b'\n');
     out
 }
 
-/// Verifies a bundle's envelope and archive bytes against the trusted keys at time `now`, before
-/// anything is decompressed. Returns the signed statement. The checks, in order:
-/// size caps; strict envelope JSON; payload type; a signature by a trusted key that passes
-/// `verify_strict` over the PAE; only then the statement is parsed; format version; the
-/// statement's key id is the signer's; archive length and SHA-256; `created <= now < expires`.
+/// Verifies a bundle's envelope and archive bytes against plain trusted keys (any one of them
+/// suffices; no key epochs or expiries) at time `now`. See [`verify_bundle`] for the checks.
 pub fn verify(
     envelope: &[u8],
     archive: &[u8],
     trusted: &[VerifyingKey],
     now: Timestamp,
 ) -> Result<Statement, VerifyError> {
+    verify_bundle(envelope, archive, &BundleKeys::any_of(trusted), now).map(|v| v.statement)
+}
+
+/// Keys trusted to sign bundles, and how many distinct ones must sign each bundle.
+#[derive(Clone, Debug)]
+pub struct BundleKeys {
+    pub keys: Vec<BundleKey>,
+    /// At least 1.
+    pub threshold: usize,
+}
+
+/// One key trusted to sign bundles.
+#[derive(Clone, Debug)]
+pub struct BundleKey {
+    pub key: VerifyingKey,
+    /// The key epoch: rollback floors are kept per epoch (see `root.rs`).
+    pub epoch: u64,
+    /// The key signs nothing valid at or after this moment.
+    pub expires: Option<Timestamp>,
+}
+
+impl BundleKeys {
+    /// Each key alone suffices; epoch 0, no expiry (agent.json `trust` without a root).
+    pub fn any_of(keys: &[VerifyingKey]) -> BundleKeys {
+        BundleKeys {
+            keys: keys
+                .iter()
+                .map(|k| BundleKey {
+                    key: *k,
+                    epoch: 0,
+                    expires: None,
+                })
+                .collect(),
+            threshold: 1,
+        }
+    }
+}
+
+/// A bundle statement that passed [`verify_bundle`], with the epoch of the key it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub statement: Statement,
+    pub epoch: u64,
+}
+
+/// Verifies a bundle's envelope and archive bytes against the trusted bundle keys at time `now`,
+/// before anything is decompressed. The checks, in order: size caps; strict envelope JSON; payload
+/// type; signatures by at least `threshold` distinct trusted keys, each passing `verify_strict`
+/// over the PAE (a key id listed twice counts once); only then the statement is parsed; format
+/// version; the statement's key id is one of the signers; archive length and SHA-256;
+/// `created <= now < expires`; the named key has not expired.
+pub fn verify_bundle(
+    envelope: &[u8],
+    archive: &[u8],
+    keys: &BundleKeys,
+    now: Timestamp,
+) -> Result<Verified, VerifyError> {
     check_size("signature envelope", envelope.len(), MAX_ENVELOPE_BYTES)?;
     check_size("archive", archive.len(), MAX_ARCHIVE_BYTES)?;
 
-    let envelope: Envelope = serde_json::from_slice(envelope)
-        .map_err(|e| VerifyError::MalformedEnvelope(one_line(&e.to_string())))?;
-    if envelope.payload_type != BUNDLE_PAYLOAD_TYPE {
-        return Err(VerifyError::WrongPayloadType {
-            found: one_line(&envelope.payload_type),
-        });
-    }
-    let payload = BASE64.decode(&envelope.payload).map_err(|e| {
-        VerifyError::MalformedEnvelope(format!("payload is not standard base64: {e}"))
-    })?;
-    if envelope.signatures.is_empty() {
-        return Err(VerifyError::NoSignatures);
-    }
-
-    let trusted: Vec<(String, &VerifyingKey)> = trusted.iter().map(|k| (key_id(k), k)).collect();
-    let message = pae(&envelope.payload_type, &payload);
-    let mut signer = None;
-    let mut failed = None;
-    for signature in &envelope.signatures {
-        let Some((id, key)) = trusted.iter().find(|(id, _)| *id == signature.keyid) else {
-            continue;
-        };
-        let valid = BASE64
-            .decode(&signature.sig)
-            .ok()
-            .and_then(|bytes| Signature::from_slice(&bytes).ok())
-            .is_some_and(|sig| key.verify_strict(&message, &sig).is_ok());
-        if valid {
-            signer = Some(id.clone());
-            break;
-        }
-        failed.get_or_insert_with(|| id.clone());
-    }
-    let signer = match (signer, failed) {
-        (Some(id), _) => id,
-        (None, Some(key_id)) => return Err(VerifyError::BadSignature { key_id }),
-        (None, None) => {
-            return Err(VerifyError::UnknownKey {
-                found: envelope
-                    .signatures
-                    .iter()
-                    .map(|s| shown_key_id(&s.keyid))
-                    .collect(),
-                trusted: trusted.into_iter().map(|(id, _)| id).collect(),
-            });
-        }
-    };
+    let (envelope, payload) = open(envelope, BUNDLE_PAYLOAD_TYPE)?;
+    let trusted: Vec<(String, &VerifyingKey)> =
+        keys.keys.iter().map(|k| (key_id(&k.key), &k.key)).collect();
+    let signers = signers(&envelope, &payload, &trusted, keys.threshold)?;
 
     // The payload is authentic; parse it now, once.
     let statement: Statement = serde_json::from_slice(&payload)
@@ -197,10 +239,10 @@ pub fn verify(
             supported: FORMAT_VERSION,
         });
     }
-    if statement.key_id != signer {
+    if !signers.contains(&statement.key_id) {
         return Err(VerifyError::KeyIdMismatch {
             statement: statement.key_id,
-            signer,
+            signer: signers.join(", "),
         });
     }
     if statement.archive.length != archive.len() as u64 {
@@ -234,7 +276,106 @@ pub fn verify(
             now: now_text,
         });
     }
-    Ok(statement)
+    let named = keys
+        .keys
+        .iter()
+        .find(|k| key_id(&k.key) == statement.key_id)
+        .expect("the named key is one of the signers, which are trusted keys");
+    if let Some(key_expires) = named.expires
+        && now >= key_expires
+    {
+        return Err(VerifyError::KeyExpired {
+            key_id: statement.key_id,
+            expires: key_expires.to_string(),
+            now: now_text,
+        });
+    }
+    Ok(Verified {
+        epoch: named.epoch,
+        statement,
+    })
+}
+
+/// Parses an envelope strictly, checks its payload type, decodes the payload and requires at
+/// least one signature. Nothing in the payload is interpreted.
+pub(crate) fn open(
+    envelope: &[u8],
+    payload_type: &'static str,
+) -> Result<(Envelope, Vec<u8>), VerifyError> {
+    let (envelope, payload) = open_unsigned(envelope, payload_type)?;
+    if envelope.signatures.is_empty() {
+        return Err(VerifyError::NoSignatures);
+    }
+    Ok((envelope, payload))
+}
+
+/// [`open`] without the signature count: for tools that add signatures.
+pub(crate) fn open_unsigned(
+    envelope: &[u8],
+    payload_type: &'static str,
+) -> Result<(Envelope, Vec<u8>), VerifyError> {
+    let envelope: Envelope = serde_json::from_slice(envelope)
+        .map_err(|e| VerifyError::MalformedEnvelope(one_line(&e.to_string())))?;
+    if envelope.payload_type != payload_type {
+        return Err(VerifyError::WrongPayloadType {
+            found: one_line(&envelope.payload_type),
+            expected: payload_type,
+        });
+    }
+    let payload = BASE64.decode(&envelope.payload).map_err(|e| {
+        VerifyError::MalformedEnvelope(format!("payload is not standard base64: {e}"))
+    })?;
+    Ok((envelope, payload))
+}
+
+/// The distinct trusted keys whose signatures verify strictly over the PAE, in envelope order;
+/// an error unless there are at least `threshold` of them. A key id that appears several times
+/// counts once, whatever its signatures.
+pub(crate) fn signers(
+    envelope: &Envelope,
+    payload: &[u8],
+    trusted: &[(String, &VerifyingKey)],
+    threshold: usize,
+) -> Result<Vec<String>, VerifyError> {
+    let message = pae(&envelope.payload_type, payload);
+    let mut valid: Vec<String> = Vec::new();
+    let mut failed = None;
+    for signature in &envelope.signatures {
+        let Some((id, key)) = trusted.iter().find(|(id, _)| *id == signature.keyid) else {
+            continue;
+        };
+        if valid.contains(id) {
+            continue;
+        }
+        let ok = BASE64
+            .decode(&signature.sig)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .is_some_and(|sig| key.verify_strict(&message, &sig).is_ok());
+        if ok {
+            valid.push(id.clone());
+        } else {
+            failed.get_or_insert_with(|| id.clone());
+        }
+    }
+    if valid.len() >= threshold.max(1) {
+        return Ok(valid);
+    }
+    Err(match (valid.is_empty(), failed) {
+        (true, Some(key_id)) => VerifyError::BadSignature { key_id },
+        (true, None) => VerifyError::UnknownKey {
+            found: envelope
+                .signatures
+                .iter()
+                .map(|s| shown_key_id(&s.keyid))
+                .collect(),
+            trusted: trusted.iter().map(|(id, _)| id.clone()).collect(),
+        },
+        (false, _) => VerifyError::ThresholdNotMet {
+            needed: threshold,
+            valid,
+        },
+    })
 }
 
 /// A key id from the envelope as shown in messages: well-formed ids as they are, anything else
@@ -247,7 +388,7 @@ fn shown_key_id(id: &str) -> String {
     }
 }
 
-fn check_size(what: &'static str, len: usize, limit: u64) -> Result<(), VerifyError> {
+pub(crate) fn check_size(what: &'static str, len: usize, limit: u64) -> Result<(), VerifyError> {
     let size = len as u64;
     if size > limit {
         return Err(VerifyError::TooLarge { what, size, limit });
@@ -256,7 +397,7 @@ fn check_size(what: &'static str, len: usize, limit: u64) -> Result<(), VerifyEr
 }
 
 /// Accepts only the canonical form `YYYY-MM-DDTHH:MM:SSZ`.
-fn parse_time(field: &'static str, value: &str) -> Result<Timestamp, VerifyError> {
+pub(crate) fn parse_time(field: &'static str, value: &str) -> Result<Timestamp, VerifyError> {
     let bad = || VerifyError::BadTime {
         field,
         value: one_line(value),

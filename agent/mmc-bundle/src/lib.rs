@@ -16,18 +16,25 @@ mod dsse;
 mod extract;
 mod keys;
 mod paths;
+mod root;
 #[cfg(feature = "sign")]
 mod write;
 
 #[cfg(feature = "sign")]
 pub use dsse::sign;
-pub use dsse::{VerifyError, pae, verify};
+pub use dsse::{BundleKey, BundleKeys, Verified, VerifyError, pae, verify, verify_bundle};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use extract::{ExtractError, Extracted, extract};
 pub use keys::{KeyError, key_id, parse_public_key, public_key_to_pem};
 #[cfg(feature = "sign")]
 pub use keys::{parse_signing_key, signing_key_to_pem};
 pub use paths::{Clash, PathProblem};
+pub use root::{
+    DelegatedKey, MAX_ROOT_BYTES, ROOT_FORMAT, ROOT_PAYLOAD_TYPE, Root, RootError, RootKey,
+    TrustedRoot, delegated_key, read_unverified, root_key, signature_key_ids,
+};
+#[cfg(feature = "sign")]
+pub use root::{add_signature, unsigned_root};
 #[cfg(feature = "sign")]
 pub use write::{WriteError, write_archive};
 

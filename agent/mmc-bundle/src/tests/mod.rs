@@ -13,6 +13,7 @@ use crate::{ArchiveRef, FORMAT_VERSION, Statement, key_id, write_archive};
 mod archive;
 mod hostile;
 mod keys;
+mod root;
 mod sign_verify;
 
 fn signing_key(seed: u8) -> SigningKey {

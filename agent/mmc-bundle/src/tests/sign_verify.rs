@@ -5,9 +5,10 @@ use serde_json::{Value, json};
 
 use super::{now, sample_archive, signing_key, statement_for, ts};
 use crate::dsse::sign_envelope;
-use crate::{BUNDLE_PAYLOAD_TYPE, MAX_ENVELOPE_BYTES, VerifyError, key_id, pae, sign, verify};
-
-const ROOT_PAYLOAD_TYPE: &str = "application/vnd.mmc.root+json";
+use crate::{
+    BUNDLE_PAYLOAD_TYPE, MAX_ENVELOPE_BYTES, ROOT_PAYLOAD_TYPE, VerifyError, key_id, pae, sign,
+    verify,
+};
 
 /// A valid (envelope, archive, trusted key) triple.
 fn signed_bundle() -> (Vec<u8>, Vec<u8>, VerifyingKey) {
@@ -167,7 +168,8 @@ fn root_signature_is_not_a_bundle_signature() {
     assert_eq!(
         err,
         VerifyError::WrongPayloadType {
-            found: ROOT_PAYLOAD_TYPE.to_owned()
+            found: ROOT_PAYLOAD_TYPE.to_owned(),
+            expected: BUNDLE_PAYLOAD_TYPE,
         }
     );
 
