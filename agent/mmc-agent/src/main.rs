@@ -13,12 +13,14 @@ mod installed;
 mod interactive;
 mod log;
 mod platform;
+mod profiles;
 mod report;
 mod run;
 mod script;
 mod settings;
 mod state;
 mod status;
+mod trust;
 mod updates;
 mod verify;
 
@@ -32,6 +34,8 @@ Commands:
   status          The last run: bundle, version, every item's result; is a run under way
   updates         Enforce the Apple software updates the bundle requires: prompt, let the
                   user defer until the deadline, then install and restart
+  profiles        List the configuration profiles (installed, missing, outdated, needing an
+                  MDM); on macOS 10.15 and earlier install or remove mmc's own
   interactive     List the bundle's items and apply the ones you pick (logged with your name)
   log             `log flush` empties the log; `log pull` copies it to your Desktop
   install-daemon  Install the LaunchDaemon that runs `mmc-agent run` every 30 minutes
@@ -47,9 +51,9 @@ Options:
 Exit status:
   0  success (`run`: converged; `condition`: the condition is true)
   1  `run`: some items failed (the others were applied); `condition`: false
-  2  could not run: bad usage, a bundle that does not verify, a held lock, …; the
-     reason is printed to stderr as
-     `mmc-agent: error: <reason>`
+  2  could not run: bad usage, a bundle that does not verify, …; the reason is
+     printed to stderr as `mmc-agent: error: <reason>`
+  75 `run`: another run holds the lock (EX_TEMPFAIL); try again later
 ";
 
 fn main() -> ExitCode {
@@ -87,6 +91,7 @@ fn run() -> Result<ExitCode, String> {
         Some(Value(command)) if command == "interactive" => interactive::run(parser),
         Some(Value(command)) if command == "status" => status::run(parser),
         Some(Value(command)) if command == "updates" => updates::run(parser),
+        Some(Value(command)) if command == "profiles" => profiles::run(parser),
         Some(Value(command)) if command == "log" => log::run(parser),
         Some(Value(command)) if command == "install-daemon" => daemon::run(parser),
         Some(Value(command)) if command == apply::USER_PREFERENCES_COMMAND => {

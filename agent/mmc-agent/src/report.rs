@@ -42,19 +42,7 @@ pub(crate) fn human(report: &Report) -> String {
     for note in &report.notes {
         let _ = writeln!(out, "  note: {note}");
     }
-    let missing: Vec<&str> = report
-        .profiles
-        .iter()
-        .filter(|p| p.status == "missing")
-        .map(|p| p.identifier.as_str())
-        .collect();
-    if !missing.is_empty() {
-        let _ = writeln!(
-            out,
-            "  profiles an MDM must deliver (macOS 11+ cannot install them silently): {}",
-            missing.join(", ")
-        );
-    }
+    out.push_str(&crate::profiles::human(&report.profiles));
     let s = &report.summary;
     let _ = write!(
         out,

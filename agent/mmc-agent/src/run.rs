@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use jiff::Timestamp;
-use mmc_bundle::{MAX_ARCHIVE_BYTES, MAX_ENVELOPE_BYTES, Statement, VerifyingKey};
 use mmc_config::{Config, Item, Pkginfo};
 use mmc_predicate::{FactValue, Facts};
 use serde::Serialize;
@@ -21,7 +20,9 @@ use crate::platform::{Root, Runner, printable, remove_durably, write_atomic};
 use crate::script::Scripts;
 use crate::settings::Settings;
 use crate::state::{Applied, Dirs, ItemState, PRIVATE, State};
-use crate::verify::{Scratch, read_capped};
+use crate::trust::Refusal;
+use crate::verify::Scratch;
+use mmc_bundle::Statement;
 
 const HELP: &str = "\
 Converge this Mac to a signed bundle: verify it, gather facts, resolve the manifest, decide
@@ -34,6 +35,8 @@ Options:
                       bundle that verifies in /Library/Application Support/mmc/incoming/
   --trust PUBKEY      A PEM public key that may sign bundles; repeatable
                       [default: the \"trust\" list in agent.json]
+  --trust-root FILE   The pinned root of trust (mmc root init) instead of plain keys
+                      [default: \"root\" in agent.json]
   --check             Print the plan and change nothing: no file, log, state or report is
                       written, and no condition script runs (facts from the last run's
                       ConditionalItems.plist are used)
@@ -60,7 +63,11 @@ Exit status:
   0  converged (with --check: the plan was printed)
   1  some items failed; the others were applied
   2  could not run: bad arguments, no trusted key, a bundle that does not verify, is
-     expired or older than the last applied one, or another run holds the lock
+     for another audience, or is older than the last applied one (rollback) or
+     differs from it under the same version (equivocation); nothing was changed
+  3  stale: every bundle (or its key, or the root) has expired; the last applied bundle
+     was enforced again, and CI must publish a fresh one
+  75 another run holds the lock (EX_TEMPFAIL): nothing was done; try again later
 
 Example (a sandbox on Linux, with the fakes):
   mmc-agent run --bundle build/bundles/stable-1763700000.tar.gz --trust build/dev.pub \\
@@ -76,6 +83,7 @@ pub(crate) enum Format {
 pub(crate) struct Options {
     pub bundle: Option<PathBuf>,
     pub trust: Vec<PathBuf>,
+    pub trust_root: Option<PathBuf>,
     pub check: bool,
     pub only: Vec<String>,
     pub manifest: Option<String>,
@@ -92,13 +100,26 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<ExitCode, String> {
         print!("{HELP}");
         return Ok(ExitCode::SUCCESS);
     };
-    let report = execute(&options, None)?;
+    let report = match execute(&options, None) {
+        Ok(report) => report,
+        // Not a failure: the run under way does the work, and launchd starts the next one.
+        Err(busy) if lock_was_held() => {
+            eprintln!("mmc-agent: busy: {busy}");
+            return Ok(ExitCode::from(EXIT_BUSY));
+        }
+        Err(e) => return Err(e),
+    };
     print_report(&report, options.format);
     Ok(exit_code(&report))
 }
 
 pub(crate) fn exit_code(report: &Report) -> ExitCode {
-    if report.summary.failed > 0 || report.updates.as_ref().is_some_and(|u| u.failed()) {
+    if report.stale.is_some() {
+        ExitCode::from(EXIT_STALE)
+    } else if report.summary.failed > 0
+        || report.updates.as_ref().is_some_and(|u| u.failed())
+        || report.profiles.iter().any(ProfileReport::failed)
+    {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -121,6 +142,7 @@ pub(crate) fn parse_for(
     let mut o = Options {
         bundle: None,
         trust: Vec::new(),
+        trust_root: None,
         check: false,
         only: Vec::new(),
         manifest: None,
@@ -142,6 +164,7 @@ pub(crate) fn parse_for(
             Short('h') | Long("help") => return Ok(None),
             Long("bundle") => o.bundle = Some(PathBuf::from(text(parser)?)),
             Long("trust") => o.trust.push(PathBuf::from(text(parser)?)),
+            Long("trust-root") => o.trust_root = Some(PathBuf::from(text(parser)?)),
             Long("check") => o.check = true,
             Long("only") => o.only.push(text(parser)?),
             Long("manifest") => o.manifest = Some(text(parser)?),
@@ -238,6 +261,9 @@ pub(crate) struct Report {
     /// Conditions that could not be evaluated, and similar notes from resolution.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Why the run enforced the last applied bundle instead of a current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
     pub summary: Summary,
     /// The update enforcement phase (only when the bundle has update policies).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,12 +274,7 @@ pub(crate) struct Report {
     pub facts: Facts,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct ProfileReport {
-    pub identifier: String,
-    /// `installed`, `missing` (an MDM must deliver it) or `unknown` (profiles could not be listed).
-    pub status: &'static str,
-}
+pub(crate) use crate::profiles::ProfileReport;
 
 /// What an interactive run asks for instead of the manifest.
 pub(crate) struct Chosen {
@@ -303,22 +324,62 @@ fn converge(
     log: &mut Log,
 ) -> Result<Report, String> {
     let started = Instant::now();
-    let trusted = trusted_keys(options, settings, root)?;
-    let (bundle_path, statement, archive, older) =
-        pick_bundle(options, dirs, &trusted, now, settings.audience.as_deref())?;
+    let mut stale: Option<String> = None;
     let mut state = State::load(dirs)?;
-    refuse_rollback(&state, &statement, &bundle_path)?;
+    let picked =
+        match crate::trust::pick(options, settings, root, dirs, &state, now, !options.check) {
+            Ok(picked) => Some(picked),
+            Err(Refusal::Stale(why)) if state.last_applied.is_some() => {
+                log.error(&format!(
+                    "STALE: {why}; enforcing the last applied bundle again"
+                ));
+                stale = Some(why);
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(stale) = &stale {
+        notes.push(format!("stale: {stale}"));
+    }
+    let (bundle, bundle_dir_name) = match &picked {
+        Some(p) => (
+            BundleReport {
+                name: p.statement.name.clone(),
+                version: p.statement.version,
+                key_id: p.statement.key_id.clone(),
+                expires: p.statement.expires.clone(),
+            },
+            format!("{}-{}", p.statement.name, p.statement.version),
+        ),
+        None => {
+            let last = state.last_applied.as_ref().expect("checked above");
+            (
+                BundleReport {
+                    name: last.bundle.clone(),
+                    version: last.version,
+                    key_id: last.key_id.clone().unwrap_or_default(),
+                    expires: last.expires.clone().unwrap_or_default(),
+                },
+                last.dir.clone(),
+            )
+        }
+    };
+    for note in picked.iter().flat_map(|p| &p.notes) {
+        log.warn(note);
+        notes.push(note.clone());
+    }
     match chosen {
         Some(c) => log.info(&format!(
             "interactive run by {}: {} (bundle {} version {})",
             c.who,
             c.items.join(", "),
-            statement.name,
-            statement.version
+            bundle.name,
+            bundle.version
         )),
         None => log.info(&format!(
             "run: bundle {} version {} (key {})",
-            statement.name, statement.version, statement.key_id
+            bundle.name, bundle.version, bundle.key_id
         )),
     }
 
@@ -331,35 +392,50 @@ fn converge(
     } else {
         None
     };
-    let bundle_dir_name = format!("{}-{}", statement.name, statement.version);
-    let unpacked = if let Some(scratch) = &scratch {
-        scratch.path.join("bundle")
-    } else {
-        dirs.bundles()
-            .join(format!(".staging-{}", std::process::id()))
-    };
-    if !options.check {
-        // Bundles hold every file item's content: only root may read them.
-        crate::platform::private_dir(&dirs.bundles())
-            .map_err(|e| format!("cannot create {}: {e}", dirs.bundles().display()))?;
-        let _ = fs::remove_dir_all(&unpacked);
-    }
-    mmc_bundle::extract(&archive, &unpacked)
-        .map_err(|e| format!("{}: {e}", bundle_path.display()))?;
-    // A bundle this agent cannot read never takes the place of the last applied one.
-    let (config, pkginfos) = match read_bundle(&unpacked) {
-        Ok(read) => read,
-        Err(e) => {
+    let (config, pkginfos, bundle_dir) = match &picked {
+        Some(p) => {
+            let unpacked = if let Some(scratch) = &scratch {
+                scratch.path.join("bundle")
+            } else {
+                dirs.bundles()
+                    .join(format!(".staging-{}", std::process::id()))
+            };
             if !options.check {
+                // Bundles hold every file item's content: only root may read them.
+                crate::platform::private_dir(&dirs.bundles())
+                    .map_err(|e| format!("cannot create {}: {e}", dirs.bundles().display()))?;
                 let _ = fs::remove_dir_all(&unpacked);
             }
-            return Err(format!("{}: {e}", bundle_path.display()));
+            mmc_bundle::extract(&p.archive, &unpacked)
+                .map_err(|e| format!("{}: {e}", p.path.display()))?;
+            // A bundle this agent cannot read never takes the place of the last applied one.
+            let (config, pkginfos) = match read_bundle(&unpacked) {
+                Ok(read) => read,
+                Err(e) => {
+                    if !options.check {
+                        let _ = fs::remove_dir_all(&unpacked);
+                    }
+                    return Err(format!("{}: {e}", p.path.display()));
+                }
+            };
+            let bundle_dir = if options.check {
+                unpacked
+            } else {
+                stage(&unpacked, dirs, &bundle_dir_name)?
+            };
+            (config, pkginfos, bundle_dir)
         }
-    };
-    let bundle_dir = if options.check {
-        unpacked
-    } else {
-        stage(&unpacked, dirs, &bundle_dir_name)?
+        None => {
+            // Stale: the last applied bundle, verified when it was applied, kept root's alone.
+            let dir = dirs.bundles().join(&bundle_dir_name);
+            let (config, pkginfos) = read_bundle(&dir).map_err(|e| {
+                format!(
+                    "stale, and the last applied bundle cannot be read ({e}): {}",
+                    stale.clone().unwrap_or_default()
+                )
+            })?;
+            (config, pkginfos, dir)
+        }
     };
 
     let (runner, timeout) = make_runner(options, root, settings);
@@ -383,13 +459,9 @@ fn converge(
         std::slice::from_ref(&config.bundle.track),
     )
     .map_err(|e| format!("manifest {manifest}: {e}"))?;
-    let notes: Vec<String> = resolution
-        .errors
-        .iter()
-        .map(|n| n.message.clone())
-        .collect();
-    for note in &notes {
-        log.warn(note);
+    for note in &resolution.errors {
+        log.warn(&note.message);
+        notes.push(note.message.clone());
     }
 
     let steps = match chosen {
@@ -533,7 +605,18 @@ fn converge(
         items.push(report);
     }
 
-    let profiles = profile_report(&runner, &config);
+    let profiles = crate::profiles::converge(
+        &crate::profiles::Cx {
+            runner: &runner,
+            bundle_dir: &bundle_dir,
+            mac_bundle_dir: format!("{}/bundles/{bundle_dir_name}", crate::state::STATE_DIR),
+            check: options.check,
+            report_only: chosen.is_some() || !options.only.is_empty(),
+        },
+        &config,
+        &mut state,
+        log,
+    );
     let mut summary = Summary::default();
     for item in &items {
         match item.result {
@@ -546,12 +629,8 @@ fn converge(
     }
     let mut report = Report {
         mode: if options.check { "check" } else { "apply" },
-        bundle: BundleReport {
-            name: statement.name.clone(),
-            version: statement.version,
-            key_id: statement.key_id.clone(),
-            expires: statement.expires.clone(),
-        },
+        bundle,
+        stale: stale.clone(),
         manifest: manifest.clone(),
         items,
         profiles,
@@ -562,7 +641,19 @@ fn converge(
         facts,
     };
 
-    if !options.check {
+    if !options.check && stale.is_some() {
+        // Enforced, but nothing is remembered: the floor, the last applied bundle and the
+        // items' states stay as they were.
+        write_reports(dirs, &report, &pkginfos)?;
+        log.info(&format!(
+            "done (stale) in {} ms: {} changed, {} unchanged, {} failed, {} skipped",
+            started.elapsed().as_millis(),
+            report.summary.changed,
+            report.summary.unchanged,
+            report.summary.failed,
+            report.summary.skipped
+        ));
+    } else if let (false, Some(picked)) = (options.check, &picked) {
         let at = now_to_the_second().to_string();
         for item in &report.items {
             state.items.insert(
@@ -576,9 +667,12 @@ fn converge(
                 },
             );
         }
+        state.floor = Some(crate::trust::floor_of(picked));
         state.last_applied = Some(Applied {
-            bundle: statement.name.clone(),
-            version: statement.version,
+            bundle: picked.statement.name.clone(),
+            version: picked.statement.version,
+            key_id: Some(picked.statement.key_id.clone()),
+            expires: Some(picked.statement.expires.clone()),
             dir: bundle_dir_name.clone(),
             at: at.clone(),
             manifest,
@@ -604,7 +698,7 @@ fn converge(
         prune_bundles(dirs, &bundle_dir_name);
         prune_cache(dirs, &pkginfos);
         // Superseded bundles leave incoming/; the applied one stays for the next periodic run.
-        for path in &older {
+        for path in &picked.older {
             let mut signature = path.as_os_str().to_owned();
             signature.push(".sig");
             let _ = remove_durably(path);
@@ -629,20 +723,6 @@ fn converge(
         }
     }
     Ok(report)
-}
-
-/// Refuses a bundle older than the last applied one.
-fn refuse_rollback(state: &State, statement: &Statement, path: &Path) -> Result<(), String> {
-    match &state.last_applied {
-        Some(last) if statement.version < last.version => Err(format!(
-            "{}: version {} is older than the last applied version {} (bundle {}); refusing to roll back",
-            path.display(),
-            statement.version,
-            last.version,
-            last.bundle
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The runner for macOS tools, and the timeout for scripts. Scripts get the script timeout;
@@ -693,10 +773,16 @@ pub(crate) fn load_config(
     now: Timestamp,
     log: &mut Log,
 ) -> Result<(Statement, Config, Facts, Runner), String> {
-    let trusted = trusted_keys(options, settings, root)?;
-    let (path, statement, archive, _) =
-        pick_bundle(options, dirs, &trusted, now, settings.audience.as_deref())?;
-    refuse_rollback(&State::load(dirs)?, &statement, &path)?;
+    let picked = crate::trust::pick(
+        options,
+        settings,
+        root,
+        dirs,
+        &State::load(dirs)?,
+        now,
+        false,
+    )?;
+    let (path, statement, archive) = (picked.path, picked.statement, picked.archive);
     let scratch = Scratch::create()?;
     let dir = scratch.path.join("bundle");
     mmc_bundle::extract(&archive, &dir).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -760,7 +846,21 @@ pub(crate) fn lock(dirs: &Dirs, check: bool) -> Result<Lock, String> {
     Ok(Lock { _file: Some(file) })
 }
 
+/// Exit status of a run refused because another run holds the lock: `EX_TEMPFAIL` of
+/// sysexits(3), "try again later".
+pub(crate) const EXIT_BUSY: u8 = 75;
+/// Exit status of a stale run: nothing valid to take, the last applied bundle enforced again.
+pub(crate) const EXIT_STALE: u8 = 3;
+
+/// Set when [`lock`] found the lock held, so `run` can exit [`EXIT_BUSY`] instead of 2.
+static LOCK_HELD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn lock_was_held() -> bool {
+    LOCK_HELD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn held(path: &Path) -> String {
+    LOCK_HELD.store(true, std::sync::atomic::Ordering::Relaxed);
     let text = fs::read_to_string(path).unwrap_or_default();
     let mut lines = text.lines();
     match (lines.next(), lines.next()) {
@@ -769,122 +869,6 @@ fn held(path: &Path) -> String {
         ),
         _ => "another mmc-agent run holds the lock; try again when it has finished".to_owned(),
     }
-}
-
-fn trusted_keys(
-    options: &Options,
-    settings: &Settings,
-    root: &Root,
-) -> Result<Vec<VerifyingKey>, String> {
-    let paths: Vec<PathBuf> = if options.trust.is_empty() {
-        settings
-            .trust
-            .iter()
-            .map(|p| root.path(p))
-            .collect::<Result<_, _>>()?
-    } else {
-        options.trust.clone()
-    };
-    if paths.is_empty() {
-        return Err(
-            "no trusted keys: pass --trust PUBKEY, or list key files under \"trust\" in agent.json"
-                .into(),
-        );
-    }
-    paths
-        .iter()
-        .map(|path| {
-            let bytes = read_capped(path, 16 * 1024, "trusted key file", None)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| format!("trusted key file {} is not text", path.display()))?;
-            mmc_bundle::parse_public_key(&text)
-                .map_err(|e| format!("trusted key file {}: {e}", path.display()))
-        })
-        .collect()
-}
-
-/// The bundle to apply and its verified statement: `--bundle`, or the newest bundle in
-/// `incoming/` that verifies.
-fn pick_bundle(
-    options: &Options,
-    dirs: &Dirs,
-    trusted: &[VerifyingKey],
-    now: Timestamp,
-    audience: Option<&str>,
-) -> Result<(PathBuf, Statement, Vec<u8>, Vec<PathBuf>), String> {
-    let candidates: Vec<PathBuf> = match &options.bundle {
-        Some(path) => vec![path.clone()],
-        None => {
-            let incoming = dirs.incoming();
-            let mut found: Vec<PathBuf> = fs::read_dir(&incoming)
-                .map_err(|e| {
-                    format!(
-                        "no --bundle given and {} cannot be read ({e})",
-                        incoming.display()
-                    )
-                })?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".tar.gz"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(format!(
-                    "no --bundle given and no bundle in {}",
-                    incoming.display()
-                ));
-            }
-            found
-        }
-    };
-    let mut verified: Vec<(PathBuf, Statement, Vec<u8>)> = Vec::new();
-    let mut errors = Vec::new();
-    for path in candidates {
-        match verify_one(&path, trusted, now) {
-            Ok((statement, _)) if audience.is_some_and(|a| a != statement.audience) => {
-                errors.push(format!(
-                    "{}: its audience is {}, and this Mac takes only {} (agent.json)",
-                    path.display(),
-                    statement.audience,
-                    audience.unwrap_or_default()
-                ));
-            }
-            Ok((statement, archive)) => verified.push((path, statement, archive)),
-            Err(e) => errors.push(e),
-        }
-    }
-    let newest = verified
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, (_, s, _))| s.version)
-        .map(|(i, _)| i)
-        .ok_or_else(|| errors.join("; "))?;
-    let (path, statement, archive) = verified.swap_remove(newest);
-    let older = verified
-        .into_iter()
-        .filter(|(_, s, _)| s.version < statement.version)
-        .map(|(p, _, _)| p)
-        .collect();
-    Ok((path, statement, archive, older))
-}
-
-fn verify_one(
-    path: &Path,
-    trusted: &[VerifyingKey],
-    now: Timestamp,
-) -> Result<(Statement, Vec<u8>), String> {
-    let mut signature = path.as_os_str().to_owned();
-    signature.push(".sig");
-    let envelope = read_capped(
-        Path::new(&signature),
-        MAX_ENVELOPE_BYTES,
-        "signature envelope",
-        Some("it is expected next to the bundle, named BUNDLE.sig"),
-    )?;
-    let archive = read_capped(path, MAX_ARCHIVE_BYTES, "bundle", None)?;
-    let statement = mmc_bundle::verify(&envelope, &archive, trusted, now)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((statement, archive))
 }
 
 /// The bundle's `config.json` and the pkginfo of every package and script item.
@@ -1283,46 +1267,6 @@ impl Planner<'_> {
     }
 }
 
-/// Which of the bundle's profiles are installed (identifier listed by `profiles`). Installing
-/// them needs an MDM or the user on macOS 11 and later, so the agent only reports.
-fn profile_report(runner: &Runner, config: &Config) -> Vec<ProfileReport> {
-    if config.profiles.is_empty() {
-        return Vec::new();
-    }
-    let installed: Option<BTreeSet<String>> = runner
-        .tool("profiles", &["-C", "-o", "stdout-xml"])
-        .ok()
-        .filter(|o| o.success())
-        .and_then(|o| crate::facts::first_plist(&o.stdout))
-        .map(|v| {
-            let mut ids = BTreeSet::new();
-            if let Some(d) = v.as_dictionary() {
-                for list in d.values().filter_map(plist::Value::as_array) {
-                    for p in list.iter().filter_map(plist::Value::as_dictionary) {
-                        if let Some(id) =
-                            p.get("ProfileIdentifier").and_then(plist::Value::as_string)
-                        {
-                            ids.insert(id.to_owned());
-                        }
-                    }
-                }
-            }
-            ids
-        });
-    config
-        .profiles
-        .keys()
-        .map(|id| ProfileReport {
-            identifier: id.clone(),
-            status: match &installed {
-                None => "unknown",
-                Some(ids) if ids.contains(id) => "installed",
-                Some(_) => "missing",
-            },
-        })
-        .collect()
-}
-
 fn write_reports(
     dirs: &Dirs,
     report: &Report,
@@ -1365,10 +1309,10 @@ pub(crate) fn list_items(options: &Options) -> Result<Vec<(String, String, Strin
     let root = Root::new(&options.root)?;
     let dirs = Dirs::new(&root);
     let settings = Settings::load(&dirs)?;
-    let trusted = trusted_keys(options, &settings, &root)?;
     let now = options.now.unwrap_or_else(Timestamp::now);
-    let (path, _, archive, _) =
-        pick_bundle(options, &dirs, &trusted, now, settings.audience.as_deref())?;
+    let state = State::load(&dirs)?;
+    let picked = crate::trust::pick(options, &settings, &root, &dirs, &state, now, false)?;
+    let (path, archive) = (picked.path, picked.archive);
     let scratch = Scratch::create()?;
     let dir = scratch.path.join("bundle");
     mmc_bundle::extract(&archive, &dir).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -4,7 +4,7 @@
 //! ```json
 //! {
 //!   "audience": "com.example:stable",
-//!   "trust": ["/Library/Application Support/mmc/keys/ci-2026.pem"],
+//!   "root": "/Library/Application Support/mmc/root.json",
 //!   "packages": "https://munki.example.com/repo/pkgs",
 //!   "manifest": "site_default",
 //!   "tools": { "installer": "/usr/sbin/installer" },
@@ -30,7 +30,13 @@ pub struct Settings {
     /// bundle signed for another ring is refused even though the signature is good.
     #[serde(default)]
     pub audience: Option<String>,
-    /// PEM public keys that may sign bundles (paths on the Mac).
+    /// The pinned root of trust (`mmc root init`; a path on the Mac, installed with the
+    /// agent): its bundle keys sign bundles, and newer roots found next to bundles are walked
+    /// one version at a time. Either this or `trust`.
+    #[serde(default)]
+    pub root: Option<String>,
+    /// PEM public keys that may sign bundles (paths on the Mac), for a fleet without a root of
+    /// trust: any one key suffices, and keys never expire or rotate. Either this or `root`.
     #[serde(default)]
     pub trust: Vec<String>,
     /// Where package payloads come from: a directory on the Mac, or an `https://` (or

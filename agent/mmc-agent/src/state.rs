@@ -6,7 +6,9 @@
 //!   incoming/                  bundles waiting to be applied (NAME-VERSION.tar.gz + .sig)
 //!   bundles/NAME-VERSION/      the verified contents of the last applied bundle
 //!   cache/                     package payloads, checked by SHA-256
-//!   state.json                 the last applied bundle and every item's last result
+//!   state.json                 the last applied bundle, the rollback floor, every item's last result,
+//!                              the profiles the agent installed
+//!   trust/root.json            the newest verified root of trust (as received)
 //!   reports/report.json        the last run, as `run --format json` prints it
 //!   reports/ManagedInstallReport.plist   the same, in Munki's report shape
 //!   logs/mmc-agent.log         the log (rotated by size: .1, .2, …)
@@ -71,6 +73,10 @@ impl Dirs {
     pub fn scratch(&self) -> PathBuf {
         self.base.join("scratch")
     }
+    /// The newest root of trust this agent verified, as received.
+    pub fn trusted_root(&self) -> PathBuf {
+        self.base.join("trust").join("root.json")
+    }
 }
 
 /// `state.json`.
@@ -83,6 +89,36 @@ pub struct State {
     /// Every item's most recent result, by item name.
     #[serde(default)]
     pub items: BTreeMap<String, ItemState>,
+    /// The rollback floor: the newest bundle applied, by key epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Floor>,
+    /// The configuration profiles this agent installed (`profiles -I`, macOS 10.15 and
+    /// earlier), by identifier: the only profiles it may ever remove.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, ProfileState>,
+}
+
+/// A profile the agent installed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileState {
+    /// SHA-256 of the `.mobileconfig` it installed.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// The newest bundle this Mac applied: a bundle of the same epoch must have a higher version,
+/// or the same version and the same archive; an older epoch is refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Floor {
+    pub epoch: u64,
+    pub version: u64,
+    /// SHA-256 of the archive, hex.
+    pub sha256: String,
 }
 
 /// The last bundle a run applied (whatever the items' results).
@@ -91,6 +127,11 @@ pub struct State {
 pub struct Applied {
     pub bundle: String,
     pub version: u64,
+    /// The key that signed it, and when it expires (for reports of stale runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     /// The directory (under `bundles/`) holding its verified files.
     pub dir: String,
     /// RFC 3339, UTC.

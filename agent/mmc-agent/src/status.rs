@@ -201,6 +201,15 @@ fn human(state: &State, running: &Running, incoming: &[String]) -> String {
                 "  results:  {} changed, {} unchanged, {} failed, {} skipped\n",
                 applied.changed, applied.unchanged, applied.failed, applied.skipped
             ));
+            if let Some(expires) = &applied.expires {
+                out.push_str(&format!("  expires:  {expires}\n"));
+            }
+            if let Some(floor) = &state.floor {
+                out.push_str(&format!(
+                    "  floor:    key epoch {}, version {} (older bundles are refused)\n",
+                    floor.epoch, floor.version
+                ));
+            }
         }
         None => out.push_str("Nothing applied yet: no bundle has been applied on this Mac.\n"),
     }
@@ -290,6 +299,8 @@ mod tests {
             last_applied: Some(Applied {
                 bundle: "stable".to_owned(),
                 version: 1_763_700_000,
+                key_id: None,
+                expires: None,
                 dir: "stable-1763700000".to_owned(),
                 at: "2026-11-21T07:00:04Z".to_owned(),
                 manifest: "site_default".to_owned(),

@@ -11,7 +11,7 @@ use mmc_bundle::{MAX_ARCHIVE_BYTES, MAX_ENVELOPE_BYTES, VerifyingKey};
 const HELP: &str = "\
 Check a signed bundle without changing anything on this Mac.
 
-Usage: mmc-agent verify BUNDLE --trust PUBKEY [--trust PUBKEY...] [OPTIONS]
+Usage: mmc-agent verify BUNDLE (--trust PUBKEY... | --trust-root ROOT.json) [OPTIONS]
 
 Arguments:
   BUNDLE              The bundle archive (.tar.gz) built and signed by `mmc build`
@@ -20,6 +20,9 @@ Options:
   --trust PUBKEY      A file holding an ed25519 public key in PEM form
                       (\"-----BEGIN PUBLIC KEY-----\") that may sign bundles. Required;
                       repeat it to trust several keys, e.g. during a key rotation
+  --trust-root FILE   The pinned root of trust (root-1.json, `mmc root init`) instead:
+                      newer root-N.json files next to BUNDLE are walked one version at a
+                      time, and the newest root's bundle keys, threshold and expiries decide
   --signature FILE    The signature envelope [default: BUNDLE with .sig appended]
   --extract DIR       Keep the verified files in DIR, which must not exist yet
                       [default: extract into a temporary directory, then delete it]
@@ -30,7 +33,8 @@ Options:
 What it checks, in this order (the first failure stops it):
   1. the envelope is at most 64 KiB and the archive at most 64 MiB;
   2. the envelope is a DSSE envelope of type application/vnd.mmc.bundle+json with an
-     ed25519 signature (strict verification) by one of the --trust keys;
+     ed25519 signature (strict verification) by one of the --trust keys (with a root:
+     by as many distinct bundle keys as its threshold asks, none expired);
   3. the signed statement has a supported format and names the key that signed it;
   4. the archive's length and SHA-256 equal the signed ones, before anything is
      decompressed, so a swapped or altered archive is refused unread;
@@ -55,6 +59,7 @@ const MAX_KEY_BYTES: u64 = 16 * 1024;
 struct Options {
     bundle: PathBuf,
     trust: Vec<PathBuf>,
+    trust_root: Option<PathBuf>,
     signature: Option<PathBuf>,
     extract: Option<PathBuf>,
     now: Option<Timestamp>,
@@ -97,8 +102,22 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<(), String> {
 
     let now = options.now.unwrap_or_else(Timestamp::now);
     let bundle = options.bundle.display();
-    let statement = mmc_bundle::verify(&envelope, &archive, &trusted, now)
-        .map_err(|e| format!("{bundle}: {e}"))?;
+    let keys = match &options.trust_root {
+        None => mmc_bundle::BundleKeys::any_of(&trusted),
+        Some(pinned) => {
+            let mut notes = Vec::new();
+            let places = [crate::trust::beside(&options.bundle)];
+            let root = crate::trust::walk_roots(pinned, None, &places, false, &mut notes)?;
+            for note in &notes {
+                eprintln!("mmc-agent: warning: {note}");
+            }
+            root.check_expiry(now).map_err(|e| e.to_string())?;
+            root.bundle_keys().clone()
+        }
+    };
+    let statement = mmc_bundle::verify_bundle(&envelope, &archive, &keys, now)
+        .map_err(|e| format!("{bundle}: {e}"))?
+        .statement;
 
     let extracted = match &options.extract {
         Some(dir) => {
@@ -137,6 +156,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
     let usage = |e: lexopt::Error| format!("{e} (try `mmc-agent verify --help`)");
     let mut bundle = None;
     let mut trust = Vec::new();
+    let mut trust_root = None;
     let mut signature = None;
     let mut extract = None;
     let mut now = None;
@@ -144,6 +164,7 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
         match arg {
             Short('h') | Long("help") => return Ok(None),
             Long("trust") => trust.push(PathBuf::from(parser.value().map_err(usage)?)),
+            Long("trust-root") => trust_root = Some(PathBuf::from(parser.value().map_err(usage)?)),
             Long("signature") => signature = Some(PathBuf::from(parser.value().map_err(usage)?)),
             Long("extract") => extract = Some(PathBuf::from(parser.value().map_err(usage)?)),
             Long("now") => {
@@ -161,15 +182,16 @@ fn parse(parser: &mut lexopt::Parser) -> Result<Option<Options>, String> {
     let Some(bundle) = bundle else {
         return Err("missing BUNDLE, the .tar.gz to verify (try `mmc-agent verify --help`)".into());
     };
-    if trust.is_empty() {
+    if trust.is_empty() == trust_root.is_none() {
         return Err(
-            "no --trust PUBKEY given: name at least one public key file allowed to sign bundles"
+            "give --trust PUBKEY (one or more public key files allowed to sign bundles) or --trust-root ROOT.json, not both"
                 .into(),
         );
     }
     Ok(Some(Options {
         bundle,
         trust,
+        trust_root,
         signature,
         extract,
         now,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use mmc_manifest::Manifest;
 
 pub mod messages;
+pub mod payload;
 pub mod version;
 
 /// Version of `config.json`'s layout.
@@ -285,6 +286,11 @@ pub struct ProfileRef {
     pub scope: String,
     /// SHA-256 of the `.mobileconfig`, hex.
     pub sha256: String,
+    /// [`payload::of_mobileconfig`] of the profile: what the agent compares with the installed
+    /// profile's payloads to tell `outdated` from `installed`. Optional, so `format` stays 2;
+    /// the compiler always writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
 }
 
 impl Config {

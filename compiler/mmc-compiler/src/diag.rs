@@ -14,6 +14,8 @@ use crate::source::{FileSet, clamp_span, line_col};
 pub enum Severity {
     Error,
     Warning,
+    /// Information that needs no action (e.g. "keys of this payload type are not checked").
+    Note,
 }
 
 /// A place in a file that a diagnostic points at.
@@ -52,6 +54,14 @@ impl Diagnostic {
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    /// A diagnostic of severity [`Severity::Note`]: worth knowing, nothing to fix.
+    pub fn notice(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Note,
             ..Self::error(code, message)
         }
     }
@@ -136,6 +146,7 @@ pub fn render_human(diag: &Diagnostic, files: &FileSet, styled: bool) -> String 
     let level = match diag.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
     };
     let mut group = Group::with_title(level.primary_title(diag.message.as_str()).id(diag.code));
     // One snippet per file, in the order the files first appear in the labels.
@@ -239,6 +250,7 @@ pub fn render_github(diag: &Diagnostic, files: &FileSet, path_prefix: &str) -> S
     let command = match diag.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "notice",
     };
     let mut message = diag.message.clone();
     if let Some(label) = diag.primary().filter(|l| !l.message.is_empty()) {
@@ -319,6 +331,20 @@ mod tests {
         );
         assert!(out.contains("%0Ahelp: did you mean `Firefox`?"), "{out}");
         assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn notes_render_as_notes_everywhere() {
+        let (d, files) = sample();
+        let d = Diagnostic {
+            severity: Severity::Note,
+            ..d
+        };
+        assert!(!d.is_error());
+        assert!(render_human(&d, &files, false).starts_with("note[unknown-item]: "));
+        let v: serde_json::Value = serde_json::from_str(&render_json(&d, &files)).unwrap();
+        assert_eq!(v["severity"], "note");
+        assert!(render_github(&d, &files, "").starts_with("::notice title=mmc unknown-item,"));
     }
 
     #[test]

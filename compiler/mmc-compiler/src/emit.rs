@@ -120,7 +120,8 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
     let mut profiles = BTreeMap::new();
     for p in bundle.profiles.values() {
         let path = names.file("profiles", &p.identifier, ".mobileconfig");
-        let bytes = plist_bytes(&mobileconfig(p));
+        let plist = mobileconfig(p);
+        let bytes = plist_bytes(&plist);
         profiles.insert(
             p.identifier.clone(),
             config::ProfileRef {
@@ -128,6 +129,7 @@ pub fn emit(bundle: &ir::Bundle) -> BTreeMap<String, Vec<u8>> {
                 uuid: p.uuid.clone(),
                 scope: p.scope.to_owned(),
                 sha256: mmc_bundle::sha256_hex(&bytes),
+                payload_sha256: config::payload::of_mobileconfig(&plist),
             },
         );
         files.insert(path, bytes);

@@ -7,10 +7,12 @@ pub mod conditions;
 pub mod diag;
 pub mod diff;
 pub mod emit;
+pub mod import;
 pub mod ir;
 pub mod load;
 pub mod lower;
 pub mod mdm;
+pub mod profiles;
 pub mod schema;
 pub mod source;
 pub mod syntax;
@@ -30,7 +32,8 @@ pub struct Compiled {
     pub diagnostics: Vec<Diagnostic>,
     /// The policy test cases of `policies/tests/`, for `mmc test`.
     pub tests: Vec<load::Src<syntax::model::TestFile>>,
-    /// The files for an MDM (`build/mdm/`): Nudge and DDM output of the update policies.
+    /// The files for an MDM (`build/mdm/`): Nudge and DDM output of the update policies, and
+    /// every configuration profile.
     pub mdm: mdm::MdmOutput,
 }
 
@@ -70,6 +73,7 @@ pub fn compile(files: &FileSet) -> Compiled {
             &org.name.value,
             &org.identifier_prefix.value,
         );
+        mdm::profiles::emit(&lowered.bundles, &mut mdm);
         for b in lowered.bundles {
             bundles.push(BundleOutput {
                 files: emit::emit(&b),

@@ -991,6 +991,7 @@ impl<'a> Repo<'a> {
     }
 
     fn check_profiles(&self, diags: &mut Vec<Diagnostic>) {
+        crate::profiles::check(self.loaded, diags);
         let mut seen: BTreeMap<String, (&str, Range<usize>)> = BTreeMap::new();
         for src in &self.loaded.profiles {
             let (file, p) = (src.file.as_str(), &src.value);
@@ -1010,6 +1011,31 @@ impl<'a> Repo<'a> {
                 && !is_name_token(&i.value)
             {
                 diags.push(bad_name(file, i, "profile identifier"));
+            }
+            // Kept PayloadUUIDs: well-formed, and no two alike in one profile.
+            let mut uuids: BTreeMap<String, Range<usize>> = BTreeMap::new();
+            for u in p
+                .uuid
+                .iter()
+                .chain(p.payloads.iter().filter_map(|q| q.uuid.as_ref()))
+            {
+                if !is_uuid(&u.value) {
+                    diags.push(
+                        Diagnostic::error("bad-uuid", format!("`{}` is not a UUID", u.value))
+                            .at(file, u.span.clone(), "not 8-4-4-4-12 hexadecimal digits")
+                            .help("write it as the installed profile has it, e.g. 0E4A2C5B-6F1D-4E8A-9B3C-2D7F1A6E5C90, or remove `uuid:` to let mmc derive one"),
+                    );
+                } else if let Some(first) = uuids.insert(u.value.to_uppercase(), u.span.clone()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "duplicate-uuid",
+                            format!("the UUID `{}` is used twice in this profile", u.value),
+                        )
+                        .at(file, u.span.clone(), "second use")
+                        .also(file, first, "first use")
+                        .help("every payload and the profile itself need their own PayloadUUID"),
+                    );
+                }
             }
             self.check_tracks(file, &p.catalogs, diags);
             if p.payloads.is_empty() {
@@ -1658,6 +1684,21 @@ impl Cx<'_> {
                 Pv::Array(out)
             }
             Value::Dict(entries) => Pv::Dictionary(self.dict(file, entries)?),
+            Value::Data(bytes) => Pv::Data(bytes.clone()),
+            Value::Date(text) => match plist::Date::from_xml_format(text) {
+                Ok(d) => Pv::Date(d),
+                Err(_) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "bad-date",
+                            format!("`{text}` is not a date a property list can hold"),
+                        )
+                        .at(file, v.span.clone(), "this date")
+                        .help("write a UTC time as YYYY-MM-DDTHH:MM:SSZ"),
+                    );
+                    return None;
+                }
+            },
             Value::Null => {
                 self.diags.push(
                     Diagnostic::error("null-value", "a property list cannot hold null")
@@ -1992,7 +2033,19 @@ impl Cx<'_> {
                 (Some(settings), Some(display_name), Some(description)) => {
                     payloads.push(ir::Payload {
                         payload_type: raw.payload_type.value.clone(),
-                        uuid: uuid_for(namespace, &pid),
+                        uuid: raw.uuid.as_ref().map_or_else(
+                            || {
+                                // A payload may share the profile's identifier (some vendors'
+                                // profiles do); its PayloadUUID must still differ. `/` never
+                                // occurs in an identifier, so this name is nobody else's.
+                                if pid == identifier {
+                                    uuid_for(namespace, &format!("{pid}/payload"))
+                                } else {
+                                    uuid_for(namespace, &pid)
+                                }
+                            },
+                            |u| u.value.clone(),
+                        ),
                         identifier: pid,
                         display_name,
                         description,
@@ -2007,7 +2060,10 @@ impl Cx<'_> {
         }
         Some(ir::Profile {
             identifier: identifier.to_owned(),
-            uuid: uuid_for(namespace, identifier),
+            uuid: p
+                .uuid
+                .as_ref()
+                .map_or_else(|| uuid_for(namespace, identifier), |u| u.value.clone()),
             display_name: display_name?,
             description: description?,
             organization: organization?.unwrap_or_else(|| org.to_owned()),
@@ -2028,6 +2084,16 @@ pub fn uuid_for(namespace: &Uuid, identifier: &str) -> String {
         .hyphenated()
         .to_string()
         .to_uppercase()
+}
+
+/// A UUID as profiles write it: 8-4-4-4-12 hexadecimal digits. Apple writes upper case; a kept
+/// UUID is written exactly as the installed profile had it, lower case included.
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 fn payload_identifier(profile_identifier: &str, p: &ProfileFile, index: usize) -> String {
@@ -2226,6 +2292,8 @@ fn to_jinja(v: &Value) -> minijinja::Value {
             .collect::<BTreeMap<_, _>>()
             .into(),
         Value::Null => minijinja::Value::from(()),
+        Value::Data(bytes) => minijinja::Value::from_bytes(bytes.clone()),
+        Value::Date(text) => text.clone().into(),
     }
 }
 

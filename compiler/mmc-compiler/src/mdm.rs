@@ -8,8 +8,9 @@
 //! updates/NAME.ddm.json            com.apple.configuration.softwareupdate.enforcement.specific
 //! ```
 //!
-//! Configuration profiles of `profiles/` are to join them under `profiles/`. Everything here is a
-//! pure function of the policies: rebuilding gives the same bytes.
+//! The configuration profiles of `profiles/` join them under `profiles/`, and Fleet GitOps
+//! fragments that list them under `fleet/` ([`profiles`]). Everything here is a pure function of
+//! the policies: rebuilding gives the same bytes.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,8 @@ use crate::emit::{mobileconfig, plist_bytes};
 use crate::ir;
 use crate::lower::uuid_for;
 use crate::updates::ddm_identifier;
+
+pub mod profiles;
 
 /// The folder below `build/mdm/` for update enforcement files.
 pub const UPDATES_DIR: &str = "updates";
@@ -38,6 +41,9 @@ pub struct MdmOutput {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Why an update policy has no Nudge or DDM files (one line each, for `mmc build`).
     pub notes: Vec<String>,
+    /// Fleet GitOps fragments (path below `build/mdm/` → bytes), written only by
+    /// `mmc build --fleet`.
+    pub fleet: BTreeMap<String, Vec<u8>>,
 }
 
 /// The Nudge and DDM files of every update policy that requires a macOS version by a deadline.

@@ -14,6 +14,10 @@ use crate::syntax::spanned::Sp;
 pub const FUEL: u64 = 50_000;
 /// Bytes one rendered value may produce.
 pub const MAX_OUTPUT: usize = 256 * 1024;
+/// Bytes between the braces of one `{{ … }}` or `{% … %}`. minijinja's code generator recurses
+/// once per filter, operator or attribute of a chain, without a limit: a chain of a few thousand
+/// (`x|trim|trim|…`, 25 KB) overflowed the stack and aborted `mmc check`.
+pub const MAX_TAG_BYTES: usize = 1024;
 
 pub struct Templates {
     env: Environment<'static>,
@@ -131,6 +135,15 @@ fn check_source(src: &str) -> Result<(), (Range<usize>, String)> {
         }; // a syntax error, reported by the parser
         let body = &src[body_start..body_start + len];
         let next = body_start + len + 2;
+        if !in_raw && open != "{#" && body.len() > MAX_TAG_BYTES {
+            return Err((
+                i..body_start,
+                format!(
+                    "this `{open} … {close}` holds {} bytes; value templates are short expressions (at most {MAX_TAG_BYTES} bytes between the braces)",
+                    body.len()
+                ),
+            ));
+        }
         if open == "{%" {
             let word = body
                 .trim_start_matches('-')
@@ -432,6 +445,34 @@ mod tests {
             let (out, _) = render(&format!("a: \"{gone}\"\n"));
             assert!(out.is_none(), "{gone}");
         }
+    }
+
+    #[test]
+    fn long_expression_chains_are_refused_before_they_reach_minijinja() {
+        // 5,000 filters overflowed the stack in minijinja's code generator (an abort, not an
+        // error). Refused by length, pointing at the opening braces.
+        let text = format!("a: \"{{{{ vars.support{} }}}}\"\n", "|trim".repeat(5_000));
+        let (out, d) = render(&text);
+        assert!(out.is_none());
+        assert_eq!(d[0].code, "template-unsupported");
+        assert_eq!(&text[d[0].primary().unwrap().span.clone()], "{{");
+        assert!(
+            d[0].message.contains("holds 25014 bytes"),
+            "{}",
+            d[0].message
+        );
+        // Up to the limit, a chain renders.
+        let chain = "|trim".repeat((MAX_TAG_BYTES - " vars.support ".len()) / 5);
+        let (out, d) = render(&format!("a: \"{{{{ vars.support{chain} }}}}\"\n"));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(out.as_deref(), Some("help@example.com"));
+        // Literal text and raw blocks may be long.
+        let long = "x".repeat(10 * MAX_TAG_BYTES);
+        let (out, d) = render(&format!(
+            "a: \"{long}{{% raw %}}{{{{{long}}}}}{{% endraw %}}\"\n"
+        ));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(out.unwrap().len(), 2 * long.len() + 4);
     }
 
     #[test]

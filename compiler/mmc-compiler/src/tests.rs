@@ -774,3 +774,38 @@ fn two_items_must_not_write_the_same_place() {
     let other = "  - name: A\n    kind: file\n    path: /etc/motd\n    content: a\n  - name: B\n    kind: file\n    path: /etc/motd.d\n    content: b\n";
     assert_eq!(two(other), Vec::<&str>::new());
 }
+
+#[test]
+fn a_payload_sharing_the_profiles_identifier_gets_its_own_uuid() {
+    // Vendors' profiles often reuse the profile's identifier for its one payload.
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    files.insert("policies/items/i.yaml", format!("items:\n{PKG}"));
+    files.insert(
+        "policies/manifests/site_default.yaml",
+        "managed_installs: [Firefox]\n",
+    );
+    files.insert(
+        "profiles/vendor.yaml",
+        "identifier: com.vendor.agent\ndisplay_name: Vendor\npayloads:\n  - type: com.vendor.agent\n    identifier: com.vendor.agent\n    settings: {enabled: true}\n",
+    );
+    let c = compile(&files);
+    assert!(
+        !c.diagnostics.iter().any(|d| d.is_error()),
+        "{:?}",
+        codes(&c)
+    );
+    let b = c.bundles.iter().find(|b| b.name == "stable").unwrap();
+    let (_, bytes) = b
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with(".mobileconfig"))
+        .expect("the profile is in the bundle");
+    let profile = plist::Value::from_reader(std::io::Cursor::new(bytes)).unwrap();
+    let profile = profile.as_dictionary().unwrap();
+    let payload = profile["PayloadContent"].as_array().unwrap()[0]
+        .as_dictionary()
+        .unwrap();
+    assert_eq!(payload["PayloadIdentifier"], profile["PayloadIdentifier"]);
+    assert_ne!(payload["PayloadUUID"], profile["PayloadUUID"]);
+}

@@ -84,6 +84,12 @@ fn fact(v: &Sp<Value>) -> Result<FactValue, (std::ops::Range<usize>, String)> {
                 "a fact cannot be null; leave it out instead".to_owned(),
             ));
         }
+        Value::Data(_) | Value::Date(_) => {
+            return Err((
+                v.span.clone(),
+                format!("a fact cannot be {}; write it as text", v.value.kind()),
+            ));
+        }
     })
 }
 

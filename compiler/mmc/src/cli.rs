@@ -56,6 +56,21 @@ pub enum ColorChoice {
 pub enum Command {
     /// Create a new policy repository with a small working example
     Init(InitArgs),
+    /// Convert existing .mobileconfig profiles into profile sources (profiles/NAME.yaml)
+    #[command(
+        after_help = "Each FILE (XML, binary, or signed: the signature is dropped) becomes one YAML file that \
+says the same thing in the policy format: identifier, names, scope and every payload's settings, with data as \
+{$data: …} and dates as {$date: …}. The file name is the identifier's last part (or FILE's name when that part \
+is a UUID). Keys mmc does not model (ConsentText, a payload's PayloadOrganization, …) are printed as warnings \
+and listed at the top of the file. Nothing is written unless every FILE converts; an existing file is never \
+overwritten without --force.\n\n\
+Use --keep-uuids for a profile that an MDM already installed: macOS reinstalls a profile whose PayloadUUID \
+changes, so keeping the original UUIDs lets the profile move to mmc without touching the Macs.\n\n\
+Exit status: 0 written (warnings allowed), 2 error (nothing written).\n\n\
+Examples:\n  mmc import ~/Downloads/Wi-Fi.mobileconfig\n  \
+mmc import --keep-uuids exported/*.mobileconfig && mmc check"
+    )]
+    Import(ImportArgs),
     /// Validate every policy file and report all problems; writes nothing
     #[command(
         after_help = "Every problem in the repository is reported in one run, each with file, line and column. \
@@ -114,6 +129,21 @@ trusted keys (when it lists any), then writes NAME-VERSION.tar.gz.sig.\n\n\
 Example:  MMC_SIGNING_KEY=\"$(cat key.pem)\" mmc sign build/bundles"
     )]
     Sign(SignArgs),
+    /// Manage the fleet's root of trust: offline root keys that delegate bundle signing
+    #[command(
+        after_help = "The root of trust is trust/root-N.json in the policy repository. Agents pin root-1.json \
+(agent.json \"root\") and accept later versions only when a threshold of the previous version's root keys \
+and a threshold of the new version's both signed them. Bundles must be signed by the newest root's bundle \
+keys; each bundle key has an epoch (rollback floors are kept per epoch) and an expiry.\n\n\
+Keep root keys offline: create them with `mmc keygen` on a machine that never runs CI, sign there, and \
+commit only the signed root-N.json. SECURITY.md has the whole procedure.\n\n\
+Examples:\n  \
+mmc root init --root-key alice.pub --root-key bob.pub --root-key carol.pub --threshold 2 --bundle-key ci.pub\n  \
+mmc root sign trust/root-1.json --key /Volumes/KEYS/alice.key\n  \
+mmc root rotate --bundle-key ci-2027.pub     # new bundle key, next epoch\n  \
+mmc root status"
+    )]
+    Root(RootArgs),
     /// Create an ed25519 signing key pair: PREFIX.key (private, mode 0600) and PREFIX.pub
     Keygen(KeygenArgs),
     /// Print the JSON Schema of a policy file kind, for editor completion and checking
@@ -133,17 +163,55 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The .mobileconfig files to convert
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the YAML files [default: the repository's profiles/]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write each profile's and payload's PayloadUUID as `uuid:`, so Macs that have the profile
+    /// installed keep it instead of reinstalling it
+    #[arg(long)]
+    pub keep_uuids: bool,
+    /// Overwrite YAML files that already exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Where to write bundles [default: REPO/build]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Private signing key (PKCS#8 PEM, mode 0600, not tracked by git) [default: the PEM text in $MMC_SIGNING_KEY]
+    /// Private signing key (PKCS#8 PEM, mode 0600, outside the policy repository and its git work
+    /// tree) [default: the PEM text in $MMC_SIGNING_KEY]
     #[arg(long, value_name = "FILE", conflicts_with = "unsigned")]
     pub key: Option<PathBuf>,
+    /// Sign only if the key has this id (64 hex digits, as `mmc keygen` prints it): a wrong key is
+    /// refused before anything is signed
+    #[arg(long, value_name = "ID", conflicts_with = "unsigned")]
+    pub expect_key_id: Option<String>,
     /// Write the archives and the statements to sign (NAME-VERSION.tar.gz.statement.json) but no
     /// signatures; `mmc sign` signs them later, e.g. in a separate CI job that holds the key
     #[arg(long)]
     pub unsigned: bool,
+    /// Also write Fleet GitOps fragments listing the profiles: OUT/mdm/fleet/profiles.yml (every
+    /// profile) and, with several bundles, OUT/mdm/fleet/bundles/BUNDLE.yml. Point a fleet file's
+    /// `controls: path:` at one. Without it, fragments an earlier build wrote are removed
+    #[arg(long)]
+    pub fleet: bool,
+    /// Sign the .mobileconfig files of OUT/mdm/ (not the bundles' copies) with this certificate
+    /// (PEM), as CMS SignedData (DER) that macOS shows as verified; needs `openssl`
+    /// ($MMC_OPENSSL) and --sign-profiles-key
+    #[arg(long, value_name = "CERT.pem", requires = "sign_profiles_key")]
+    pub sign_profiles_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM, mode 0600, not tracked by git)
+    #[arg(long, value_name = "KEY.pem", requires = "sign_profiles_cert")]
+    pub sign_profiles_key: Option<PathBuf>,
+    /// Intermediate certificates (PEM) to include, so that macOS can build the chain
+    #[arg(long, value_name = "CHAIN.pem", requires = "sign_profiles_cert")]
+    pub sign_profiles_chain: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,9 +236,14 @@ pub struct SignArgs {
     /// Folder holding NAME-VERSION.tar.gz and NAME-VERSION.tar.gz.statement.json files [default: REPO/build/bundles]
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Private signing key (PKCS#8 PEM, mode 0600, not tracked by git) [default: the PEM text in $MMC_SIGNING_KEY]
+    /// Private signing key (PKCS#8 PEM, mode 0600, outside the policy repository and its git work
+    /// tree) [default: the PEM text in $MMC_SIGNING_KEY]
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+    /// Sign only if the key has this id (64 hex digits, as `mmc keygen` prints it): a wrong key is
+    /// refused before anything is signed
+    #[arg(long, value_name = "ID")]
+    pub expect_key_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +257,91 @@ pub struct EvalArgs {
     /// The Mac's primary manifest [default: site_default]
     #[arg(long, value_name = "NAME")]
     pub manifest: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    #[command(subcommand)]
+    pub command: RootCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Write trust/root-1.json, unsigned: the root keys, their threshold and the first bundle key(s)
+    Init(RootInitArgs),
+    /// Add one root key's signature to a root document (run it once per key holder)
+    Sign(RootSignArgs),
+    /// Write the next root version, unsigned: a new bundle key (next epoch), root key changes, fresh expiries
+    Rotate(RootRotateArgs),
+    /// Show each root version's signatures, keys and expiries, and verify the chain as an agent would
+    Status {
+        /// Folder holding root-N.json [default: REPO/trust]
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RootInitArgs {
+    /// A root key's public half (PEM, from `mmc keygen`); repeat for each key holder
+    #[arg(long, value_name = "PUB", required = true)]
+    pub root_key: Vec<PathBuf>,
+    /// How many distinct root keys must sign each root version
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threshold: usize,
+    /// A key CI signs bundles with (PEM public key); repeatable
+    #[arg(long, value_name = "PUB", required = true)]
+    pub bundle_key: Vec<PathBuf>,
+    /// How many distinct bundle keys must sign each bundle
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub bundle_threshold: usize,
+    /// How long the root is valid; agents refuse everything once it expires
+    #[arg(long, value_name = "DURATION", default_value = "52w")]
+    pub expires: String,
+    /// How long the bundle keys are valid
+    #[arg(long, value_name = "DURATION", default_value = "26w")]
+    pub bundle_key_expires: String,
+    /// Where to write [default: REPO/trust/root-1.json]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RootSignArgs {
+    /// The root document (root-N.json); root-(N-1).json must sit next to it
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The root key (PKCS#8 PEM, mode 0600, never tracked by git)
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RootRotateArgs {
+    /// Replace the bundle keys with this one (repeatable); they get the next epoch
+    #[arg(long, value_name = "PUB")]
+    pub bundle_key: Vec<PathBuf>,
+    /// Add a root key
+    #[arg(long, value_name = "PUB")]
+    pub add_root_key: Vec<PathBuf>,
+    /// Remove a root key by key id
+    #[arg(long, value_name = "KEYID")]
+    pub remove_root_key: Vec<String>,
+    /// New root threshold
+    #[arg(long, value_name = "N")]
+    pub threshold: Option<usize>,
+    /// New bundle threshold
+    #[arg(long, value_name = "N")]
+    pub bundle_threshold: Option<usize>,
+    /// How long the new root is valid
+    #[arg(long, value_name = "DURATION", default_value = "52w")]
+    pub expires: String,
+    /// How long the bundle keys are valid from now
+    #[arg(long, value_name = "DURATION", default_value = "26w")]
+    pub bundle_key_expires: String,
+    /// Folder holding root-N.json [default: REPO/trust]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -146,16 +146,26 @@ impl Printer {
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
-    /// `3 errors, 1 warning` style summary.
+    /// `3 errors, 1 warning` style summary (notes are counted last, and are no problem).
     pub fn summary(diags: &[Diagnostic]) -> String {
         let errors = diags.iter().filter(|d| d.is_error()).count();
-        let warnings = diags.len() - errors;
+        let notes = diags
+            .iter()
+            .filter(|d| d.severity == diag::Severity::Note)
+            .count();
+        let warnings = diags.len() - errors - notes;
         let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-        match (errors, warnings) {
+        let summary = match (errors, warnings) {
+            (0, 0) if notes > 0 => return plural(notes, "note"),
             (0, 0) => "no problems".to_owned(),
             (e, 0) => plural(e, "error"),
             (0, w) => plural(w, "warning"),
             (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+        };
+        if notes > 0 {
+            format!("{summary}, {}", plural(notes, "note"))
+        } else {
+            summary
         }
     }
 }

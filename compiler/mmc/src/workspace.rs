@@ -157,6 +157,13 @@ pub fn checkout_prefix(root: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The top of the git work tree holding `root` (`None` outside git).
+pub fn work_tree_top(root: &Path) -> Option<PathBuf> {
+    let out = git(root, &["rev-parse", "--show-toplevel"]).filter(|o| o.status.success())?;
+    let top = String::from_utf8(out.stdout).ok()?;
+    std::fs::canonicalize(top.trim_end_matches('\n')).ok()
+}
+
 /// Committer time of HEAD, in Unix seconds, if `root` is in a git work tree with a commit.
 pub fn head_commit_time(root: &Path) -> Option<i64> {
     let out = git(root, &["log", "-1", "--format=%ct", "HEAD"])?;

@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use super::fingerprint;
+
 const NOW: &str = "2025-11-22T08:00:00Z";
 /// 2025-11-21T04:40:00Z: the bundles' version and creation time.
 const EPOCH: &str = "1763700000";
@@ -136,39 +138,6 @@ fn json_run(root: &Path, extra: &[&str]) -> Value {
 
 fn summary(report: &Value, key: &str) -> u64 {
     report["summary"][key].as_u64().unwrap()
-}
-
-/// Every path under `root` with its type, mode and content: a fingerprint of the whole tree.
-/// The fakes' own bookkeeping (`var/db/mmc-fakes`, e.g. the log of script runs the fake `zsh`
-/// keeps) is left out: it records that a check script ran, which Munki's rules require.
-fn fingerprint(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let meta = fs::symlink_metadata(entry.path()).unwrap();
-            let rel = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap()
-                .display()
-                .to_string();
-            if rel.starts_with("var/db/mmc-fakes") {
-                continue;
-            }
-            let content = if meta.is_file() {
-                fs::read(entry.path()).unwrap()
-            } else {
-                Vec::new()
-            };
-            out.insert(rel, (meta.permissions().mode(), content));
-            if meta.is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    out
 }
 
 fn plist_dict(path: &Path) -> plist::Dictionary {
@@ -307,13 +276,17 @@ fn a_second_concurrent_run_is_refused() {
     lock.lock().unwrap();
     writeln!(lock, "4242\n2025-11-22T07:59:00Z").unwrap();
     let out = run_agent(root.path(), &[], None);
-    assert_eq!(out.status.code(), Some(2));
+    // EX_TEMPFAIL: not an error, the run under way does the work.
+    assert_eq!(out.status.code(), Some(75));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("holds the lock (pid 4242"), "{stderr}");
+    assert_eq!(
+        stderr,
+        "mmc-agent: busy: another mmc-agent run holds the lock (pid 4242, since 2025-11-22T07:59:00Z); try again when it has finished\n"
+    );
     let out = run_agent(root.path(), &["--check"], None);
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(75),
         "--check waits for no one but refuses too"
     );
 }

@@ -5,7 +5,10 @@ mod commands;
 mod condition;
 mod converge;
 mod hardening;
+mod hostile;
+mod profiles;
 mod scenarios;
+mod trust;
 mod updates;
 mod versions;
 
@@ -125,6 +128,46 @@ fn assert_fails_with(output: &Output, needle: &str) {
     assert!(err.starts_with("mmc-agent: error: "), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+/// Every path under `root` with its type, mode and content: a fingerprint of the whole tree.
+/// The fakes' own bookkeeping (`var/db/mmc-fakes`, e.g. the log of script runs the fake `zsh`
+/// keeps) is left out: it records that a check script ran, which Munki's rules require.
+/// A symbolic link's content is its target.
+pub(crate) fn fingerprint(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = fs::symlink_metadata(entry.path()).unwrap();
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
+            if rel.starts_with("var/db/mmc-fakes") {
+                continue;
+            }
+            let content = if meta.is_file() {
+                fs::read(entry.path()).unwrap()
+            } else if meta.is_symlink() {
+                fs::read_link(entry.path())
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else {
+                Vec::new()
+            };
+            out.insert(rel, (meta.mode(), content));
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -290,7 +333,7 @@ fn usage_errors_exit_2() {
     assert_fails_with(&agent(&["frobnicate"], None), "unknown command");
     assert_fails_with(&agent(&["--bogus"], None), "--bogus");
     assert_fails_with(&agent(&["verify"], None), "missing BUNDLE");
-    assert_fails_with(&agent(&["verify", "x.tar.gz"], None), "no --trust");
+    assert_fails_with(&agent(&["verify", "x.tar.gz"], None), "give --trust PUBKEY");
     assert_fails_with(&agent(&["verify", "x.tar.gz", "--trust"], None), "--trust");
     assert_fails_with(
         &agent(&["verify", "a", "b", "--trust", "k"], None),

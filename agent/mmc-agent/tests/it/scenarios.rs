@@ -2091,9 +2091,14 @@ fn status_shows_the_last_runs_counts() {
         lines[2],
         "  results:  1 changed, 1 unchanged, 1 failed, 1 skipped"
     );
-    assert_eq!(lines[3], "Items:");
+    assert_eq!(lines[3], "  expires:  2026-12-01T00:00:00Z");
+    assert_eq!(
+        lines[4],
+        format!("  floor:    key epoch 0, version {V1} (older bundles are refused)")
+    );
+    assert_eq!(lines[5], "Items:");
     // Failed first, then by name.
-    let items: Vec<Vec<&str>> = lines[4..8]
+    let items: Vec<Vec<&str>> = lines[6..10]
         .iter()
         .map(|l| l.split_whitespace().take(2).collect())
         .collect();
@@ -2106,9 +2111,9 @@ fn status_shows_the_last_runs_counts() {
             ["Motd", "changed"]
         ]
     );
-    assert_has(lines[4], "SHA-256");
-    assert_eq!(lines[8], "Right now: no run in progress");
-    assert_eq!(lines[9], "Waiting in incoming/: nothing");
+    assert_has(lines[6], "SHA-256");
+    assert_eq!(lines[10], "Right now: no run in progress");
+    assert_eq!(lines[11], "Waiting in incoming/: nothing");
 
     let json: Value = serde_json::from_str(&status(&["--format", "json"])).unwrap();
     let applied = &json["last_applied"];

@@ -527,3 +527,146 @@ fn huge_pax_path_gives_a_short_message() {
     );
     assert!(err.to_string().len() < 400, "{err}");
 }
+
+#[test]
+fn tar_truncated_at_an_entry_boundary() {
+    // A real truncation: the second entry and the end-of-archive blocks cut off, the rest
+    // re-gzipped. A tar reader sees a clean end of the stream; only the index knows better.
+    let mut raw = RawTar::with_index(&[("a.json", b"1"), ("b.mobileconfig", b"2")]);
+    raw.file("a.json", b"1");
+    let mut tar = raw.tar();
+    let end = tar.len() - 1024;
+    assert!(tar[end..].iter().all(|b| *b == 0), "two zero blocks end it");
+    tar.truncate(end);
+    let err = assert_rejected!(gzip(&tar), ExtractError::MissingFile { .. });
+    assert_eq!(
+        err.to_string(),
+        r#"file "b.mobileconfig" is listed in index.json but missing from the archive"#
+    );
+}
+
+#[test]
+fn character_device_1_3_is_refused() {
+    // /dev/null's numbers; tar-rs's own `unpack` would write an empty regular file for it.
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::Char);
+    header.set_path("null").unwrap();
+    header.set_size(0);
+    header.set_mode(0o666);
+    header.set_device_major(1).unwrap();
+    header.set_device_minor(3).unwrap();
+    header.set_cksum();
+    let mut raw = RawTar::with_index(&[]);
+    raw.tar.append(&header, &b""[..]).unwrap();
+    let err = assert_rejected!(raw.gz(), ExtractError::EntryType { .. });
+    assert_eq!(
+        err.to_string(),
+        r#"entry "null": character device entries are not allowed (only regular files and directories)"#
+    );
+}
+
+#[test]
+fn gzip_bomb_of_real_zeros_writes_nothing() {
+    // 17 MiB of real zeros (listed, with the right hash) gzip to about 17 KB; the per-file cap
+    // refuses them from the header, and `reject` checks that nothing was left on disk.
+    let zeros = vec![0u8; (MAX_FILE_BYTES + (1 << 20)) as usize];
+    let mut raw = RawTar::with_index(&[("zeros", &zeros)]);
+    raw.file("zeros", &zeros);
+    let archive = raw.gz();
+    assert!(archive.len() < 200_000, "{}", archive.len());
+    assert_rejected!(archive, ExtractError::FileTooLarge { size: 17825792, .. });
+}
+
+#[test]
+fn fifty_mib_pax_path_is_refused() {
+    // tar-rs itself takes it (it reads PAX records whole); the path check refuses it, and the
+    // message stays short.
+    let long = vec![b'a'; 50 << 20];
+    let mut raw = RawTar::with_index(&[]);
+    raw.tar
+        .append_pax_extensions([("path", &long[..])])
+        .unwrap();
+    raw.file("x", b"x");
+    // Stored, not compressed: deflating 50 MiB in a debug build takes seconds.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::none());
+    gz.write_all(&raw.tar()).unwrap();
+    let err = assert_rejected!(
+        gz.finish().unwrap(),
+        ExtractError::BadPath {
+            problem: PathProblem::TooLong { len: 52428800 },
+            ..
+        }
+    );
+    assert!(err.to_string().len() < 400, "{err}");
+}
+
+/// Every `[[package]]` of a Cargo.lock named `name`: its version (numeric parts) and the names
+/// of its dependencies.
+fn locked(lock: &str, name: &str) -> Vec<(Vec<u64>, Vec<String>)> {
+    lock.split("[[package]]")
+        .filter(|block| block.lines().any(|l| l == format!("name = \"{name}\"")))
+        .map(|block| {
+            let version = block
+                .lines()
+                .find_map(|l| l.strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("no version in {block}"));
+            let version = version
+                .split(['.', '-', '+'])
+                .map_while(|p| p.parse().ok())
+                .collect();
+            let deps = block
+                .lines()
+                .skip_while(|l| *l != "dependencies = [")
+                .skip(1)
+                .take_while(|l| *l != "]")
+                .map(|l| {
+                    let l = l.trim().trim_end_matches(',').trim_matches('"');
+                    l.split(' ').next().unwrap_or_default().to_owned()
+                })
+                .collect();
+            (version, deps)
+        })
+        .collect()
+}
+
+#[test]
+fn pax_size_differential_tar_is_0_4_45_or_newer_in_every_lock_file() {
+    // CVE-2026-33055 (PAX `size` ignored when the ustar size is non-zero) and CVE-2026-33056
+    // (`unpack_dir` followed symlinks) are fixed in tar 0.4.45. Every lock file that builds the
+    // extractor (the workspace's and the fuzzers') must hold a fixed tar. And flate2's deflate
+    // backend is pinned to miniz_oxide: another one (zlib-rs, zlib-ng, libz) changes the
+    // archive bytes, so bundles would stop being reproducible (security.md §5.2).
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    for lock in ["Cargo.lock", "fuzz/Cargo.lock"] {
+        let path = format!("{workspace}/{lock}");
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let tars = locked(&text, "tar");
+        assert!(!tars.is_empty(), "{lock} has no tar package");
+        for (version, _) in &tars {
+            assert!(
+                version.as_slice() >= [0, 4, 45].as_slice(),
+                "{lock}: tar {version:?} is older than 0.4.45 (CVE-2026-33055, CVE-2026-33056)"
+            );
+        }
+        let flate2 = locked(&text, "flate2");
+        assert_eq!(flate2.len(), 1, "{lock}: one flate2");
+        assert_eq!(
+            flate2[0].1,
+            ["crc32fast", "miniz_oxide"],
+            "{lock}: flate2's deflate backend is not miniz_oxide alone"
+        );
+    }
+    // The parsing and the comparison themselves.
+    let lock = "[[package]]\nname = \"tar\"\nversion = \"0.4.44\"\ndependencies = [\n \"filetime\",\n \"libc 0.2.1\",\n]\n";
+    assert_eq!(
+        locked(lock, "tar"),
+        [(
+            vec![0, 4, 44],
+            vec!["filetime".to_owned(), "libc".to_owned()]
+        )]
+    );
+    assert!([0u64, 4, 44].as_slice() < [0, 4, 45].as_slice());
+    assert!([0u64, 4, 46].as_slice() >= [0, 4, 45].as_slice());
+    assert!([0u64, 5].as_slice() >= [0, 4, 45].as_slice());
+}

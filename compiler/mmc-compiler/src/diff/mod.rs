@@ -888,14 +888,56 @@ fn replace_reasons(a: &plist::Dictionary, b: &plist::Dictionary) -> Vec<String> 
             .collect()
     };
     let (pa, pb) = (types(a), types(b));
-    for (label, t) in &pa {
-        match pb.get(label) {
-            None => why.push(format!("payload {label} is removed")),
-            Some(u) if u != t => why.push(format!("payload {label} changes PayloadType")),
-            _ => {}
+    // A payload whose own identifier changes, in the same place and of the same type, is one
+    // change, not a removal and an addition.
+    let (la, lb) = (payloads(a), payloads(b));
+    let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+    for (p, q) in la.iter().zip(&lb) {
+        let (from, to) = (payload_label(a, p), payload_label(b, q));
+        if !pb.contains_key(&from)
+            && !pa.contains_key(&to)
+            && get_str(p, "PayloadType") == get_str(q, "PayloadType")
+        {
+            renamed.insert(from, to);
         }
     }
-    for label in pb.keys().filter(|l| !pa.contains_key(*l)) {
+    let by_label = |d: &plist::Dictionary,
+                    list: &[plist::Dictionary]|
+     -> BTreeMap<String, plist::Dictionary> {
+        list.iter()
+            .map(|p| (payload_label(d, p), p.clone()))
+            .collect()
+    };
+    let (da, db) = (by_label(a, &la), by_label(b, &lb));
+    for (label, t) in &pa {
+        match pb.get(label) {
+            None => match renamed.get(label) {
+                Some(to) => why.push(format!(
+                    "payload {label} changes PayloadIdentifier (to {to})"
+                )),
+                None => why.push(format!("payload {label} is removed")),
+            },
+            Some(u) if u != t => why.push(format!("payload {label} changes PayloadType")),
+            Some(_) => {
+                // A payload keeps its identity only with the same UUID (a kept `uuid:` that
+                // changes, or a new identifier_prefix); one that follows a new profile
+                // identifier is already explained above.
+                let (p, q) = (&da[label], &db[label]);
+                if get_str(p, "PayloadIdentifier") == get_str(q, "PayloadIdentifier") {
+                    for key in ["PayloadUUID", "PayloadScope"] {
+                        if p.get(key) != q.get(key) {
+                            why.push(format!("payload {label} changes {key}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let targets: BTreeSet<&String> = renamed.values().collect();
+    for label in pb
+        .keys()
+        .filter(|l| !pa.contains_key(*l) && !targets.contains(l))
+    {
         why.push(format!("payload {label} is added"));
     }
     why

@@ -528,3 +528,111 @@ fn an_edited_update_policy_names_its_file() {
         (Action::Delete, Some("policies/updates/macos-15.yaml"))
     );
 }
+
+/// The screensaver profile with two payloads, for payload-level identity changes.
+const TWO_PAYLOADS: &str = "display_name: Screen Saver\npayloads:\n  - type: com.apple.screensaver\n    settings:\n      idleTime: 600\n  - type: com.apple.loginwindow\n    identifier: com.example.screensaver.login\n    settings:\n      SHOWFULLNAME: true\n";
+
+/// The plan from the profile `before` to `after` (both as `profiles/screensaver.yaml`): the
+/// stable bundle's one change, and the human rendering.
+fn profile_plan(before: &str, after: &str) -> (Resource, String) {
+    let (mut a, mut b) = (repo(), repo());
+    a.insert("profiles/screensaver.yaml", before);
+    b.insert("profiles/screensaver.yaml", after);
+    let d = run(&a, &b);
+    let changes = &stable(&d).changes;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    // Bundle digests change with anything else the bundle carries: not this test's business.
+    let text = render::human(&d, false)
+        .lines()
+        .map(|l| match l.find(", sha256 ") {
+            Some(at) => format!("{}, sha256 …\n", &l[..at]),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    (changes[0].clone(), text)
+}
+
+#[test]
+fn identity_changes_are_replacements_with_their_reason() {
+    // Profile level: PayloadIdentifier (derived UUIDs follow it), a kept PayloadUUID, PayloadScope.
+    let with = |extra: &str| PROFILE.replace("payloads:", &format!("{extra}payloads:"));
+    let cases = [
+        (
+            "profile_identifier",
+            with("identifier: com.example.lock\n"),
+            "PayloadIdentifier changes; PayloadUUID changes",
+        ),
+        (
+            "profile_uuid",
+            with("uuid: 0E4A2C5B-6F1D-4E8A-9B3C-2D7F1A6E5C90\n"),
+            "PayloadUUID changes",
+        ),
+        (
+            "profile_scope",
+            with("scope: User\n"),
+            "PayloadScope changes",
+        ),
+    ];
+    for (name, after, reason) in cases {
+        let (r, text) = profile_plan(PROFILE, &after);
+        assert_eq!(r.action, Action::Replace, "{name}");
+        assert_eq!(r.reason.as_deref(), Some(reason), "{name}");
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+#[test]
+fn payload_identity_changes_are_replacements_too() {
+    let (r, text) = profile_plan(
+        TWO_PAYLOADS,
+        &TWO_PAYLOADS.replace("screensaver.login", "screensaver.loginwindow"),
+    );
+    assert_eq!(r.action, Action::Replace);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("payload login changes PayloadIdentifier (to loginwindow)")
+    );
+    insta::assert_snapshot!("payload_identifier", text);
+
+    let kept = TWO_PAYLOADS.replace(
+        "    identifier: com.example.screensaver.login\n",
+        "    identifier: com.example.screensaver.login\n    uuid: 0E4A2C5B-6F1D-4E8A-9B3C-2D7F1A6E5C90\n",
+    );
+    let (r, text) = profile_plan(TWO_PAYLOADS, &kept);
+    assert_eq!(r.action, Action::Replace);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("payload login changes PayloadUUID")
+    );
+    insta::assert_snapshot!("payload_uuid", text);
+
+    // The same UUID written out as `uuid:` is no change at all.
+    let derived = crate::lower::uuid_for(
+        &uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"com.example"),
+        "com.example.screensaver.login",
+    );
+    let same = TWO_PAYLOADS.replace(
+        "    identifier: com.example.screensaver.login\n",
+        &format!("    identifier: com.example.screensaver.login\n    uuid: {derived}\n"),
+    );
+    let d = run(
+        &{
+            let mut f = repo();
+            f.insert("profiles/screensaver.yaml", TWO_PAYLOADS);
+            f
+        },
+        &{
+            let mut f = repo();
+            f.insert("profiles/screensaver.yaml", same);
+            f
+        },
+    );
+    assert_eq!(d.summary.total(), 0, "{:?}", stable(&d).changes);
+
+    // Settings and names only: an update in place, whatever the number of payloads.
+    let (r, _) = profile_plan(
+        TWO_PAYLOADS,
+        &TWO_PAYLOADS.replace("SHOWFULLNAME: true", "SHOWFULLNAME: false"),
+    );
+    assert_eq!((r.action, r.reason), (Action::Update, None));
+}

@@ -24,6 +24,11 @@ pub struct RepoFile {
     pub bundles: Vec<BundleDef>,
     #[serde(default)]
     pub signing: Option<Signing>,
+    /// The oldest macOS the fleet runs, quoted, e.g. `"13.0"`. Profile checks then report payload
+    /// keys removed or deprecated by that version, and keys that need a newer one. Default: removed
+    /// and deprecated keys are checked against macOS 13, newer ones are not reported.
+    #[serde(default)]
+    pub min_macos: Option<Text>,
     /// Template variables, available as `{{ vars.NAME }}` in string values.
     #[serde(default)]
     pub vars: Option<Sp<Value>>,
@@ -636,6 +641,10 @@ pub struct ProfileFile {
     /// Tracks this profile is released to. Default: every track.
     #[serde(default)]
     pub catalogs: Names,
+    /// PayloadUUID to keep, e.g. the one an MDM installed (`mmc import --keep-uuids` writes it).
+    /// Default: derived from the identifier.
+    #[serde(default)]
+    pub uuid: Option<Text>,
     pub payloads: Vec<RawPayload>,
 }
 
@@ -662,4 +671,7 @@ pub struct RawPayload {
     /// The payload's own keys and values (everything except the Payload* keys, which mmc sets).
     #[serde(default)]
     pub settings: Option<Sp<Value>>,
+    /// PayloadUUID to keep. Default: derived from the payload's identifier.
+    #[serde(default)]
+    pub uuid: Option<Text>,
 }

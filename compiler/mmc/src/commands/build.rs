@@ -71,9 +71,28 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     let key = if args.unsigned {
         None
     } else {
-        Some(load_key(args.key.as_deref(), out)?)
+        let rules = super::key::KeyRules {
+            repo: Some(&root),
+            expect_key_id: args.expect_key_id.as_deref(),
+        };
+        Some(super::key::load(args.key.as_deref(), &rules, out)?)
     };
     let key_id = key.as_ref().map(|k| mmc_bundle::key_id(&k.verifying_key()));
+    // The root of trust (trust/root-N.json): verified as an agent walks it, shipped next to the
+    // bundles so agents can follow rotations, and the signing key must be one it delegates to.
+    let trust_dir = root.join(super::root::TRUST_DIR);
+    let trust_root = match super::root::verify_chain(&trust_dir)? {
+        Some((root, problem)) => {
+            if let Some(problem) = problem {
+                out.warn(&problem);
+            }
+            Some(root)
+        }
+        None => None,
+    };
+    if let (Some(trust_root), Some(key_id)) = (&trust_root, &key_id) {
+        super::root::check_bundle_key(trust_root, key_id)?;
+    }
     let stamp = stamp(&root, &files, out)?;
     let out_dir = args.out.clone().unwrap_or_else(|| root.join("build"));
     let bundle_dir = out_dir.join("bundles");
@@ -124,13 +143,27 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
 
     let mdm_dir = out_dir.join("mdm");
     let mdm = &compiled.mdm;
+    // Profiles and update files always; the Fleet fragments with --fleet.
+    let mut mdm_files = mdm.files.clone();
+    if args.fleet {
+        mdm_files.extend(mdm.fleet.clone());
+    }
+    // Signed copies for the MDM, when asked: every .mobileconfig of build/mdm/.
+    let profile_signer = super::sign_profiles::ProfileSigner::from_args(args)?;
+    if let Some(signer) = &profile_signer {
+        for (rel, bytes) in mdm_files.iter_mut() {
+            if rel.ends_with(".mobileconfig") {
+                *bytes = signer.sign(bytes, rel)?;
+            }
+        }
+    }
     let mut report = BuildReport {
         version: 1,
         key_id: key_id.clone(),
         bundles: Vec::new(),
         mdm: (!mdm.files.is_empty() || !mdm.notes.is_empty()).then(|| MdmReport {
             dir: mdm_dir.display().to_string(),
-            files: mdm.files.keys().cloned().collect(),
+            files: mdm_files.keys().cloned().collect(),
             notes: mdm.notes.clone(),
         }),
     };
@@ -155,9 +188,21 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         staged.push(workspace::stage(&path, &p.archive, 0o644)?);
         staged.push(workspace::stage(&companion(&path), &p.companion, 0o644)?);
     }
+    if let Some(trust_root) = &trust_root {
+        for version in 1..=trust_root.root.version {
+            let from = super::root::root_path(&trust_dir, version);
+            let bytes =
+                std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
+            staged.push(workspace::stage(
+                &super::root::root_path(&bundle_dir, version),
+                &bytes,
+                0o644,
+            )?);
+        }
+    }
     // The MDM files are not versioned: each build replaces them, with the same bytes when the
     // policies are the same.
-    for (rel, bytes) in &mdm.files {
+    for (rel, bytes) in &mdm_files {
         staged.push(workspace::stage(&mdm_dir.join(rel), bytes, 0o644)?);
     }
     // Archives land before their envelopes: an archive without its envelope is refused by agents.
@@ -165,6 +210,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         s.commit()?;
     }
     remove_stale_mdm_files(&mdm_dir, &mdm.files)?;
+    remove_stale_profile_files(&mdm_dir, &mdm_files)?;
     for (b, p) in &packaged {
         let path = bundle_dir.join(&p.file_name);
         let sig = companion(&path);
@@ -215,6 +261,36 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
             ),
         );
     }
+    let profiles = mdm
+        .files
+        .keys()
+        .filter(|rel| rel.starts_with(&format!("{}/", mmc_compiler::mdm::profiles::PROFILES_DIR)))
+        .count();
+    if profiles > 0 {
+        out.status(
+            "Wrote",
+            &format!(
+                "{profiles} {}configuration profile{} for an MDM → {}",
+                if profile_signer.is_some() {
+                    "signed "
+                } else {
+                    ""
+                },
+                if profiles == 1 { "" } else { "s" },
+                mdm_dir
+                    .join(mmc_compiler::mdm::profiles::PROFILES_DIR)
+                    .display()
+            ),
+        );
+    }
+    if args.fleet {
+        for rel in mdm.fleet.keys() {
+            out.status(
+                "Wrote",
+                &format!("Fleet GitOps controls → {}", mdm_dir.join(rel).display()),
+            );
+        }
+    }
     for note in &mdm.notes {
         out.status("Note", note);
     }
@@ -263,6 +339,62 @@ fn remove_stale_mdm_files(
     Ok(())
 }
 
+/// Removes what an earlier build wrote under `profiles/` and `fleet/` and this one did not: the
+/// `.mobileconfig` files of `profiles/` and its bundle folders (and those folders once empty),
+/// and the Fleet fragments (`.yml`) of `fleet/` and `fleet/bundles/`. Other files are left alone.
+fn remove_stale_profile_files(
+    mdm_dir: &Path,
+    written: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    use mmc_compiler::mdm::profiles::{FLEET_BUNDLES_DIR, FLEET_DIR, PROFILES_DIR};
+    // Each folder (relative to mdm_dir), the suffix of the files a build writes there, and
+    // whether its subfolders hold such files too.
+    for (rel, suffix, nested) in [
+        (PROFILES_DIR, ".mobileconfig", true),
+        (FLEET_DIR, ".yml", false),
+        (FLEET_BUNDLES_DIR, ".yml", false),
+    ] {
+        remove_stale_in(mdm_dir, rel, suffix, nested, written)?;
+    }
+    // Folders left empty go too (remove_dir removes only empty ones).
+    for rel in [FLEET_BUNDLES_DIR, FLEET_DIR, PROFILES_DIR] {
+        let _ = std::fs::remove_dir(mdm_dir.join(rel));
+    }
+    Ok(())
+}
+
+fn remove_stale_in(
+    mdm_dir: &Path,
+    rel: &str,
+    suffix: &str,
+    nested: bool,
+    written: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    let dir = mdm_dir.join(rel);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        if kind.is_file()
+            && name.ends_with(suffix)
+            && !written.contains_key(&format!("{rel}/{name}"))
+        {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+        } else if kind.is_dir() && nested {
+            remove_stale_in(mdm_dir, &format!("{rel}/{name}"), suffix, false, written)?;
+            // Gone when nothing else is left in it.
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+    Ok(())
+}
+
 /// A bundle ready to write: its archive and, next to it, its envelope or (`--unsigned`) the
 /// statement to sign.
 struct Written {
@@ -276,61 +408,6 @@ pub fn signature_path(archive: &Path) -> PathBuf {
     let mut s = archive.as_os_str().to_owned();
     s.push(".sig");
     PathBuf::from(s)
-}
-
-pub(super) fn load_key(path: Option<&Path>, out: &Printer) -> Result<mmc_bundle::SigningKey> {
-    let (text, origin) = match path {
-        Some(given) => {
-            // Judge the file itself, not a link to it.
-            let path = &std::fs::canonicalize(given)
-                .with_context(|| format!("cannot read the signing key {}", given.display()))?;
-            if workspace::is_tracked_by_git(path)? {
-                bail!(
-                    "refusing to use {}: git tracks this file, so the private key is (or will be) committed. \
-                     Remove it from git (`git rm --cached`), rotate the key, and keep keys outside the repository",
-                    path.display()
-                );
-            }
-            check_key_permissions(path)?;
-            if workspace::is_inside_repo_unignored(path) {
-                out.warn(&format!(
-                    "{} is inside a git work tree and not ignored; add it to .gitignore",
-                    path.display()
-                ));
-            }
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the signing key {}", path.display()))?;
-            (text, path.display().to_string())
-        }
-        None => match std::env::var(KEY_ENV) {
-            Ok(text) if !text.trim().is_empty() && !text.contains("-----BEGIN") => bail!(
-                "{KEY_ENV} must hold the PEM text of the key (\"-----BEGIN PRIVATE KEY-----…\"), not a file name; \
-                 to use a key file, pass --key FILE"
-            ),
-            Ok(text) if !text.trim().is_empty() => (text, format!("${KEY_ENV}")),
-            _ => bail!(
-                "no signing key: pass --key FILE or set {KEY_ENV} to the PEM text of the key. \
-                 `mmc keygen --out PREFIX` creates a key pair"
-            ),
-        },
-    };
-    mmc_bundle::parse_signing_key(&text)
-        .with_context(|| format!("{origin} is not an ed25519 private key in PKCS#8 PEM form"))
-}
-
-fn check_key_permissions(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read the signing key {}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "the signing key {} is readable by other users (mode {mode:04o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(())
 }
 
 /// The version and creation time of this build: `SOURCE_DATE_EPOCH`, else the committer time of

@@ -4,10 +4,14 @@ pub use build::KEY_ENV;
 mod check;
 mod diff;
 mod eval;
+mod import;
 mod init;
+mod key;
 mod keygen;
+mod root;
 mod schema;
 mod sign;
+mod sign_profiles;
 mod test;
 
 use std::process::ExitCode;
@@ -20,11 +24,13 @@ use crate::output::Printer;
 pub fn run(cli: &Cli, out: &Printer) -> Result<ExitCode> {
     match &cli.command {
         Command::Init(args) => init::run(args, out),
+        Command::Import(args) => import::run(args, &cli.global, out),
         Command::Check => check::run(&cli.global, out),
         Command::Build(args) => build::run(args, &cli.global, out),
         Command::Keygen(args) => keygen::run(args, out),
         Command::Diff(args) => diff::run(args, &cli.global, out),
         Command::Sign(args) => sign::run(args, &cli.global, out),
+        Command::Root(args) => root::run(args, &cli.global, out),
         Command::Eval(args) => eval::run(args, &cli.global, out),
         Command::Test => test::run(&cli.global, out),
         Command::Schema(args) => schema::run(args, out),

@@ -86,8 +86,24 @@ pub fn run(args: &SignArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitCo
         );
     }
 
-    let key = super::build::load_key(args.key.as_deref(), out)?;
+    // The repository (when there is one here) is where the key must not be.
+    let repo = workspace::find_repo(global.repo.as_deref()).ok();
+    let rules = super::key::KeyRules {
+        repo: repo.as_deref(),
+        expect_key_id: args.expect_key_id.as_deref(),
+    };
+    let key = super::key::load(args.key.as_deref(), &rules, out)?;
     let key_id = mmc_bundle::key_id(&key.verifying_key());
+    // `mmc build --unsigned` copies the repository's root documents next to the bundles.
+    let trust_root = match super::root::verify_chain(&dir)? {
+        Some((root, problem)) => {
+            if let Some(problem) = problem {
+                out.warn(&problem);
+            }
+            Some(root)
+        }
+        None => None,
+    };
     let mut report = SignReport {
         version: 1,
         key_id: key_id.clone(),
@@ -128,6 +144,9 @@ pub fn run(args: &SignArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitCo
             );
         }
         check_trusted(&key_id, &to_sign.trusted_keys, &statement.name)?;
+        if let Some(trust_root) = &trust_root {
+            super::root::check_bundle_key(trust_root, &key_id)?;
+        }
         statement.key_id = key_id.clone();
         let envelope = mmc_bundle::sign(&statement, &key);
         let sig = super::build::signature_path(&archive_path);

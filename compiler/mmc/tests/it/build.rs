@@ -286,6 +286,7 @@ fn build_writes_nudge_and_ddm_files_the_same_every_time() {
         serde_json::json!({
             "dir": out_dir.join("mdm").display().to_string(),
             "files": [
+                "profiles/com.example.screensaver.mobileconfig",
                 "updates/macos-15.ddm.json",
                 "updates/macos-15.nudge.json",
                 "updates/macos-15.nudge.mobileconfig"
@@ -337,12 +338,213 @@ fn build_writes_nudge_and_ddm_files_the_same_every_time() {
 }
 
 #[test]
-fn a_repository_without_update_policies_writes_no_mdm_folder() {
+fn a_repository_without_update_policies_or_profiles_writes_no_mdm_folder() {
     let repo = fixture(None);
+    std::fs::remove_dir_all(repo.path().join("profiles")).unwrap();
     commit_all(repo.path());
     let keys = tempfile::tempdir().unwrap();
     let key = keygen(keys.path());
     let report = build_json(repo.path(), &key, &repo.path().join("build"));
     assert!(report.get("mdm").is_none(), "{report:#}");
     assert!(!repo.path().join("build/mdm").exists());
+}
+
+/// The bundle's copy of each profile, by file name.
+fn bundle_profiles(archive: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    mmc_bundle::extract(&std::fs::read(archive).unwrap(), &out).unwrap();
+    listing(&out.join("profiles"))
+}
+
+#[test]
+fn build_writes_every_profile_for_an_mdm_and_with_fleet_its_fragment() {
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    let out_dir = repo.path().join("build");
+    let out = run(mmc(repo.path())
+        .args(["build", "--fleet", "--format", "json", "--key"])
+        .arg(&key));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        report["mdm"]["files"],
+        serde_json::json!([
+            "fleet/bundles/stable.yml",
+            "fleet/bundles/testing.yml",
+            "fleet/profiles.yml",
+            "profiles/com.example.screensaver.mobileconfig"
+        ])
+    );
+    // Built again, talking: the same files.
+    let first = listing(&out_dir.join("mdm/profiles"));
+    let again = run(mmc(repo.path())
+        .args(["build", "--fleet", "--key"])
+        .arg(&key));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("Wrote 1 configuration profile for an MDM")
+            && again.stderr.contains("Wrote Fleet GitOps controls")
+            && again.stderr.contains("mdm/fleet/profiles.yml"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(listing(&out_dir.join("mdm/profiles")), first);
+    // The very bytes each bundle carries.
+    let profiles = listing(&out_dir.join("mdm/profiles"));
+    for bundle in report["bundles"].as_array().unwrap() {
+        let carried = bundle_profiles(std::path::Path::new(bundle["path"].as_str().unwrap()));
+        assert_eq!(carried, profiles, "{}", bundle["name"]);
+    }
+    let fleet = std::fs::read_to_string(out_dir.join("mdm/fleet/profiles.yml")).unwrap();
+    assert!(
+        fleet.contains("\n    - path: ../profiles/com.example.screensaver.mobileconfig\n"),
+        "{fleet}"
+    );
+    let stable = std::fs::read_to_string(out_dir.join("mdm/fleet/bundles/stable.yml")).unwrap();
+    assert!(
+        stable.contains("\n    - path: ../../profiles/com.example.screensaver.mobileconfig\n"),
+        "{stable}"
+    );
+
+    // The profile goes and --fleet is left out: its file and the fragment go, nothing else.
+    std::fs::write(out_dir.join("mdm/profiles/README.txt"), "notes\n").unwrap();
+    std::fs::remove_file(repo.path().join("profiles/screensaver.yaml")).unwrap();
+    std::fs::remove_dir_all(out_dir.join("bundles")).unwrap();
+    let after = run(mmc(repo.path()).args(["build", "--key"]).arg(&key));
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert!(!after.stderr.contains("Fleet"), "{}", after.stderr);
+    assert_eq!(
+        listing(&out_dir.join("mdm/profiles"))
+            .keys()
+            .collect::<Vec<_>>(),
+        ["README.txt"]
+    );
+    assert!(!out_dir.join("mdm/fleet").exists());
+}
+
+/// `openssl`, or `None` (the test is skipped with a note) when this machine has none.
+fn openssl() -> Option<std::path::PathBuf> {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("note: openssl is not installed; skipping the profile signing test");
+    }
+    ok.then(|| std::path::PathBuf::from("openssl"))
+}
+
+#[test]
+fn build_signs_the_mdm_profiles_with_a_certificate_and_leaves_the_bundles_unsigned() {
+    let Some(openssl) = openssl() else {
+        return;
+    };
+    let repo = fixture(None);
+    commit_all(repo.path());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keygen(keys.path());
+    // A throwaway self-signed signing certificate.
+    let cert = keys.path().join("profiles.pem");
+    let cert_key = keys.path().join("profiles.key");
+    let made = std::process::Command::new(&openssl)
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=mmc profile signing test"])
+        .arg("-keyout")
+        .arg(&cert_key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    std::fs::set_permissions(&cert_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out_dir = repo.path().join("build");
+    let sign = |extra: &[&str]| {
+        run(mmc(repo.path())
+            .args(["build", "--key"])
+            .arg(&key)
+            .arg("--sign-profiles-cert")
+            .arg(&cert)
+            .arg("--sign-profiles-key")
+            .arg(&cert_key)
+            .args(extra))
+    };
+    let out = sign(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Wrote 1 signed configuration profile for an MDM"),
+        "{}",
+        out.stderr
+    );
+    let signed = out_dir.join("mdm/profiles/com.example.screensaver.mobileconfig");
+    let der = std::fs::read(&signed).unwrap();
+    assert_eq!(der[0], 0x30, "DER, not XML");
+    // It verifies, and what it carries is the bundles' (unsigned) copy, byte for byte.
+    let content = keys.path().join("content.plist");
+    let verify = std::process::Command::new(&openssl)
+        .args(["cms", "-verify", "-noverify", "-inform", "der", "-in"])
+        .arg(&signed)
+        .arg("-out")
+        .arg(&content)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+    let bundles: Vec<std::path::PathBuf> = std::fs::read_dir(out_dir.join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .collect();
+    assert_eq!(bundles.len(), 2);
+    for bundle in &bundles {
+        let carried = bundle_profiles(bundle);
+        assert_eq!(
+            carried["com.example.screensaver.mobileconfig"],
+            std::fs::read(&content).unwrap(),
+            "{}",
+            bundle.display()
+        );
+    }
+    // Signing again gives the same bytes (RSA, no signing time).
+    assert_eq!(sign(&[]).code, 0);
+    assert_eq!(std::fs::read(&signed).unwrap(), der);
+
+    // A key others can read is refused; so is a missing openssl, with a clear message.
+    std::fs::set_permissions(&cert_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loose = sign(&[]);
+    assert_eq!(loose.code, 2, "{}", loose.stderr);
+    assert!(
+        loose.stderr.contains("readable by other users"),
+        "{}",
+        loose.stderr
+    );
+    std::fs::set_permissions(&cert_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let missing = run(mmc(repo.path())
+        .args(["build", "--key"])
+        .arg(&key)
+        .arg("--sign-profiles-cert")
+        .arg(&cert)
+        .arg("--sign-profiles-key")
+        .arg(&cert_key)
+        .env("MMC_OPENSSL", keys.path().join("no-such-openssl")));
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("signing profiles needs the `openssl` command"),
+        "{}",
+        missing.stderr
+    );
+    let half = run(mmc(repo.path())
+        .args(["build", "--key"])
+        .arg(&key)
+        .arg("--sign-profiles-cert")
+        .arg(&cert));
+    assert_eq!(half.code, 2, "{}", half.stderr);
 }

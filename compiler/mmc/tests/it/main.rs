@@ -5,4 +5,8 @@ mod check;
 mod determinism;
 mod diff;
 mod eval;
+mod import;
+mod profiles;
+mod root;
+mod security;
 mod support;
