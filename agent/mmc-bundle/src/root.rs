@@ -138,20 +138,15 @@ impl TrustedRoot {
                 source,
             }
         })?;
-        let (root, root_keys, bundle_keys) = parse(bytes)?;
-        if root.version != self.root.version + 1 {
+        // Then it must stand on its own: well-formed and signed by its own threshold.
+        let next = TrustedRoot::pinned(bytes)?;
+        if next.root.version != self.root.version + 1 {
             return Err(RootError::NotNextVersion {
                 trusted: self.root.version,
-                found: root.version,
+                found: next.root.version,
             });
         }
-        check_signed(bytes, &root, &root_keys, "its own keys")?;
-        Ok(TrustedRoot {
-            root,
-            bytes: bytes.to_vec(),
-            root_keys,
-            bundle_keys,
-        })
+        Ok(next)
     }
 
     /// An error once `now` is at or after the root's expiry.

@@ -81,15 +81,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     // The root of trust (trust/root-N.json): verified as an agent walks it, shipped next to the
     // bundles so agents can follow rotations, and the signing key must be one it delegates to.
     let trust_dir = root.join(super::root::TRUST_DIR);
-    let trust_root = match super::root::verify_chain(&trust_dir)? {
-        Some((root, problem)) => {
-            if let Some(problem) = problem {
-                out.warn(&problem);
-            }
-            Some(root)
-        }
-        None => None,
-    };
+    let trust_root = super::root::load_for_signing(&trust_dir, out)?;
     if let (Some(trust_root), Some(key_id)) = (&trust_root, &key_id) {
         super::root::check_bundle_key(trust_root, key_id)?;
     }
@@ -149,7 +141,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
         mdm_files.extend(mdm.fleet.clone());
     }
     // Signed copies for the MDM, when asked: every .mobileconfig of build/mdm/.
-    let profile_signer = super::sign_profiles::ProfileSigner::from_args(args)?;
+    let profile_signer = super::sign_profiles::ProfileSigner::from_args(args, &root, out)?;
     if let Some(signer) = &profile_signer {
         for (rel, bytes) in mdm_files.iter_mut() {
             if rel.ends_with(".mobileconfig") {
@@ -209,8 +201,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     for s in staged {
         s.commit()?;
     }
-    remove_stale_mdm_files(&mdm_dir, &mdm.files)?;
-    remove_stale_profile_files(&mdm_dir, &mdm_files)?;
+    remove_stale_mdm_files(&mdm_dir, &mdm_files)?;
     for (b, p) in &packaged {
         let path = bundle_dir.join(&p.file_name);
         let sig = companion(&path);
@@ -310,51 +301,26 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the update enforcement files of policies that no longer produce them (deleted,
-/// renamed, or no longer requiring a macOS version by a deadline), so that `build/mdm/` matches
-/// the policies. Other files there are left alone.
+/// Removes what an earlier build wrote under `build/mdm/` and this one did not, so that it matches
+/// the policies: the update enforcement files of `updates/` (of policies deleted, renamed or no
+/// longer requiring a macOS version by a deadline), the `.mobileconfig` files of `profiles/` and
+/// its bundle folders (and those folders once empty), and the Fleet fragments (`.yml`) of `fleet/`
+/// and `fleet/bundles/`. Other files are left alone.
 fn remove_stale_mdm_files(
     mdm_dir: &Path,
     written: &std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<()> {
-    use mmc_compiler::mdm::{UPDATE_SUFFIXES, UPDATES_DIR};
-    let dir = mdm_dir.join(UPDATES_DIR);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = UPDATE_SUFFIXES.iter().any(|s| name.ends_with(s));
-        if ours
-            && entry.file_type()?.is_file()
-            && !written.contains_key(&format!("{UPDATES_DIR}/{name}"))
-        {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Removes what an earlier build wrote under `profiles/` and `fleet/` and this one did not: the
-/// `.mobileconfig` files of `profiles/` and its bundle folders (and those folders once empty),
-/// and the Fleet fragments (`.yml`) of `fleet/` and `fleet/bundles/`. Other files are left alone.
-fn remove_stale_profile_files(
-    mdm_dir: &Path,
-    written: &std::collections::BTreeMap<String, Vec<u8>>,
-) -> Result<()> {
     use mmc_compiler::mdm::profiles::{FLEET_BUNDLES_DIR, FLEET_DIR, PROFILES_DIR};
-    // Each folder (relative to mdm_dir), the suffix of the files a build writes there, and
+    use mmc_compiler::mdm::{UPDATE_SUFFIXES, UPDATES_DIR};
+    // Each folder (relative to mdm_dir), the suffixes of the files a build writes there, and
     // whether its subfolders hold such files too.
-    for (rel, suffix, nested) in [
-        (PROFILES_DIR, ".mobileconfig", true),
-        (FLEET_DIR, ".yml", false),
-        (FLEET_BUNDLES_DIR, ".yml", false),
+    for (rel, suffixes, nested) in [
+        (UPDATES_DIR, &UPDATE_SUFFIXES[..], false),
+        (PROFILES_DIR, &[".mobileconfig"][..], true),
+        (FLEET_DIR, &[".yml"][..], false),
+        (FLEET_BUNDLES_DIR, &[".yml"][..], false),
     ] {
-        remove_stale_in(mdm_dir, rel, suffix, nested, written)?;
+        remove_stale_in(mdm_dir, rel, suffixes, nested, written)?;
     }
     // Folders left empty go too (remove_dir removes only empty ones).
     for rel in [FLEET_BUNDLES_DIR, FLEET_DIR, PROFILES_DIR] {
@@ -366,7 +332,7 @@ fn remove_stale_profile_files(
 fn remove_stale_in(
     mdm_dir: &Path,
     rel: &str,
-    suffix: &str,
+    suffixes: &[&str],
     nested: bool,
     written: &std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<()> {
@@ -381,13 +347,13 @@ fn remove_stale_in(
         let name = entry.file_name().to_string_lossy().into_owned();
         let kind = entry.file_type()?;
         if kind.is_file()
-            && name.ends_with(suffix)
+            && suffixes.iter().any(|s| name.ends_with(s))
             && !written.contains_key(&format!("{rel}/{name}"))
         {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove {}", entry.path().display()))?;
         } else if kind.is_dir() && nested {
-            remove_stale_in(mdm_dir, &format!("{rel}/{name}"), suffix, false, written)?;
+            remove_stale_in(mdm_dir, &format!("{rel}/{name}"), suffixes, false, written)?;
             // Gone when nothing else is left in it.
             let _ = std::fs::remove_dir(entry.path());
         }

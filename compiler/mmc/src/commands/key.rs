@@ -74,7 +74,7 @@ pub(super) fn load(
 
 /// The checks on a key file, on its path and metadata only. Returns the file's real path (a
 /// link is judged by what it points to).
-fn check_key_file(given: &Path, repo: Option<&Path>, out: &Printer) -> Result<PathBuf> {
+pub(super) fn check_key_file(given: &Path, repo: Option<&Path>, out: &Printer) -> Result<PathBuf> {
     let path = std::fs::canonicalize(given)
         .with_context(|| format!("cannot read the signing key {}", given.display()))?;
     if workspace::is_tracked_by_git(&path)? {

@@ -290,6 +290,17 @@ pub fn verify_chain(dir: &Path) -> Result<Option<(TrustedRoot, Option<String>)>>
     }
 }
 
+/// [`verify_chain`] for `build` and `sign`: a version that does not verify yet is a warning (the
+/// chain ends before it, as for agents), not an error.
+pub fn load_for_signing(dir: &Path, out: &Printer) -> Result<Option<TrustedRoot>> {
+    Ok(verify_chain(dir)?.map(|(root, problem)| {
+        if let Some(problem) = problem {
+            out.warn(&problem);
+        }
+        root
+    }))
+}
+
 /// Refuses to sign a bundle that agents on this root would refuse: the key must be one of the
 /// newest root's bundle keys, and the bundle must not outlive the key or the root.
 pub fn check_bundle_key(root: &TrustedRoot, key_id: &str) -> Result<()> {

@@ -95,15 +95,7 @@ pub fn run(args: &SignArgs, global: &GlobalArgs, out: &Printer) -> Result<ExitCo
     let key = super::key::load(args.key.as_deref(), &rules, out)?;
     let key_id = mmc_bundle::key_id(&key.verifying_key());
     // `mmc build --unsigned` copies the repository's root documents next to the bundles.
-    let trust_root = match super::root::verify_chain(&dir)? {
-        Some((root, problem)) => {
-            if let Some(problem) = problem {
-                out.warn(&problem);
-            }
-            Some(root)
-        }
-        None => None,
-    };
+    let trust_root = super::root::load_for_signing(&dir, out)?;
     let mut report = SignReport {
         version: 1,
         key_id: key_id.clone(),

@@ -16,7 +16,6 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::BuildArgs;
-use crate::workspace;
 
 /// Environment variable naming the `openssl` program.
 pub const OPENSSL_ENV: &str = "MMC_OPENSSL";
@@ -31,7 +30,13 @@ pub struct ProfileSigner {
 
 impl ProfileSigner {
     /// The signer `args` ask for, if any, after checking the files and `openssl`.
-    pub fn from_args(args: &BuildArgs) -> Result<Option<ProfileSigner>> {
+    /// The key gets the bundle signing key's checks (`key.rs`): not in the repository or its
+    /// work tree, not tracked by git, not readable by others.
+    pub fn from_args(
+        args: &BuildArgs,
+        repo: &Path,
+        out: &crate::output::Printer,
+    ) -> Result<Option<ProfileSigner>> {
         let (cert, key) = match (&args.sign_profiles_cert, &args.sign_profiles_key) {
             (None, None) => return Ok(None),
             (Some(cert), Some(key)) => (cert, key),
@@ -47,7 +52,7 @@ impl ProfileSigner {
                 format!("cannot read the profile signing {what} {}", path.display())
             })?;
         }
-        check_private_key(key)?;
+        super::key::check_key_file(key, Some(repo), out)?;
         let openssl = std::env::var_os(OPENSSL_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("openssl"));
@@ -132,28 +137,4 @@ impl ProfileSigner {
         }
         Ok(out.stdout)
     }
-}
-
-/// The profile signing key gets the checks the bundle signing key gets: not in git, not
-/// readable by others.
-fn check_private_key(given: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::fs::canonicalize(given)
-        .with_context(|| format!("cannot read the profile signing key {}", given.display()))?;
-    if workspace::is_tracked_by_git(&path)? {
-        bail!(
-            "refusing to use {}: git tracks this file, so the private key is (or will be) committed. \
-             Remove it from git (`git rm --cached`), replace the certificate, and keep keys outside the repository",
-            path.display()
-        );
-    }
-    let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "the profile signing key {} is readable by other users (mode {mode:04o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(())
 }
