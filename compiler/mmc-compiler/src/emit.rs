@@ -254,6 +254,9 @@ pub fn mobileconfig(p: &ir::Profile) -> Pv {
             if let Some(n) = &pl.description {
                 d.insert("PayloadDescription".to_owned(), Pv::String(n.clone()));
             }
+            if let Some(n) = &pl.organization {
+                d.insert("PayloadOrganization".to_owned(), Pv::String(n.clone()));
+            }
             Pv::Dictionary(d.into_iter().collect())
         })
         .collect();
@@ -271,6 +274,31 @@ pub fn mobileconfig(p: &ir::Profile) -> Pv {
     }
     if let Some(r) = p.removal_disallowed {
         d.insert("PayloadRemovalDisallowed", Pv::Boolean(r));
+    }
+    if let Some(texts) = &p.consent_text {
+        let texts = texts
+            .iter()
+            .map(|(k, v)| (k.clone(), Pv::String(v.clone())))
+            .collect();
+        d.insert("ConsentText", Pv::Dictionary(texts));
+    }
+    if let Some(t) = p.target_device_type {
+        d.insert("TargetDeviceType", Pv::Integer(t.into()));
+    }
+    for (key, date) in [
+        ("RemovalDate", &p.removal_date),
+        ("PayloadExpirationDate", &p.expiration_date),
+    ] {
+        if let Some(date) = date {
+            let date = plist::Date::from_xml_format(date).expect("checked when lowered");
+            d.insert(key, Pv::Date(date));
+        }
+    }
+    if let Some(s) = p.duration_until_removal {
+        d.insert("DurationUntilRemoval", Pv::Real(s));
+    }
+    if let Some(h) = p.has_removal_passcode {
+        d.insert("HasRemovalPasscode", Pv::Boolean(h));
     }
     dict(d)
 }

@@ -198,6 +198,7 @@ pub fn import(bytes: &[u8], opts: &Options) -> Result<Imported, ImportError> {
             &format!("dropped: {} instead of a boolean", kind(v)),
         ),
     }
+    cx.removal_and_consent(&mut y, &top).map_err(fail)?;
     cx.uuid(&mut y, 0, "", top.get("PayloadUUID"));
     if let Some(v) = top.get("PayloadVersion")
         && !version_is_one(Some(v))
@@ -241,6 +242,7 @@ pub fn import(bytes: &[u8], opts: &Options) -> Result<Imported, ImportError> {
         for (key, field) in [
             ("PayloadDisplayName", "display_name"),
             ("PayloadDescription", "description"),
+            ("PayloadOrganization", "organization"),
         ] {
             match p.get(key) {
                 None => {}
@@ -255,13 +257,6 @@ pub fn import(bytes: &[u8], opts: &Options) -> Result<Imported, ImportError> {
                 &at,
                 "PayloadVersion",
                 &format!("`{}` becomes 1, the only version mmc writes", short(v)),
-            );
-        }
-        if p.contains_key("PayloadOrganization") {
-            cx.warn(
-                &at,
-                "PayloadOrganization",
-                "dropped: mmc writes the organization on the profile only",
             );
         }
         let settings: Vec<(&String, &Pv)> = p
@@ -294,8 +289,14 @@ pub fn import(bytes: &[u8], opts: &Options) -> Result<Imported, ImportError> {
 }
 
 /// Top-level keys the policy format writes or checks itself.
-const TOP_MODELLED: [&str; 10] = [
+const TOP_MODELLED: [&str; 16] = [
     "PayloadContent",
+    "ConsentText",
+    "TargetDeviceType",
+    "RemovalDate",
+    "DurationUntilRemoval",
+    "PayloadExpirationDate",
+    "HasRemovalPasscode",
     "PayloadDisplayName",
     "PayloadIdentifier",
     "PayloadDescription",
@@ -320,18 +321,11 @@ const PAYLOAD_MODELLED: [&str; 7] = [
 
 fn unmodelled_reason(key: &str, v: &Pv) -> String {
     match key {
-        "PayloadEnabled" if matches!(v, Pv::Boolean(true)) => {
-            "mmc does not write it (`true` is what macOS assumes)".into()
-        }
-        "TargetDeviceType" => format!("mmc writes profiles for macOS only (it was {})", short(v)),
-        "ConsentText" => "the policy format has no consent text yet".into(),
-        "PayloadExpirationDate" | "RemovalDate" | "DurationUntilRemoval" => {
-            "the policy format has no expiry or automatic removal yet".into()
-        }
-        "HasRemovalPasscode" => {
-            "mmc does not write it; a removal passcode is a payload (com.apple.profileRemovalPassword)"
-                .into()
-        }
+        // ProfileCreator and some MDMs add it; Apple's top-level keys have no PayloadEnabled.
+        "PayloadEnabled" => format!(
+            "it is not one of Apple's profile keys, and macOS ignores it (it was {})",
+            short(v)
+        ),
         _ => "the policy format has no key for it".into(),
     }
 }
@@ -350,6 +344,103 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// The profile-level keys `ConsentText`, `TargetDeviceType`, `RemovalDate`,
+    /// `DurationUntilRemoval`, `PayloadExpirationDate` and `HasRemovalPasscode`: written when
+    /// present and of Apple's type, dropped with a warning otherwise.
+    fn removal_and_consent(
+        &mut self,
+        y: &mut String,
+        top: &plist::Dictionary,
+    ) -> Result<(), String> {
+        match top.get("ConsentText") {
+            None => {}
+            Some(Pv::Dictionary(texts)) if texts.values().all(|v| matches!(v, Pv::String(_))) => {
+                if texts.is_empty() {
+                    line(y, 0, "consent_text", "{}");
+                } else {
+                    y.push_str("consent_text:\n");
+                    let entries: Vec<(&String, &Pv)> = texts.iter().collect();
+                    self.dict(y, 2, None, &entries, &mut vec!["`ConsentText`".to_owned()])?;
+                }
+            }
+            Some(v) => self.warn(
+                "",
+                "ConsentText",
+                &format!("dropped: {} instead of texts by language", kind(v)),
+            ),
+        }
+        match top.get("TargetDeviceType") {
+            None => {}
+            Some(Pv::Integer(i)) if i.as_signed().is_some() => {
+                line(y, 0, "target_device_type", &i.to_string());
+            }
+            Some(v) => self.warn(
+                "",
+                "TargetDeviceType",
+                &format!("dropped: `{}` is not an integer", short(v)),
+            ),
+        }
+        for (key, field) in [
+            ("RemovalDate", "removal_date"),
+            ("PayloadExpirationDate", "expiration_date"),
+        ] {
+            match top.get(key) {
+                None => {}
+                Some(Pv::Date(d)) => {
+                    let text = self.date_text(key, d)?;
+                    line(y, 0, field, &text);
+                }
+                Some(v) => self.warn("", key, &format!("dropped: {} instead of a date", kind(v))),
+            }
+        }
+        match top.get("DurationUntilRemoval") {
+            None => {}
+            Some(v @ Pv::Real(_)) => {
+                let text = self
+                    .simple(v)
+                    .map_err(|e| format!("`DurationUntilRemoval`: {e}"))?;
+                line(y, 0, "duration_until_removal", &text);
+            }
+            Some(Pv::Integer(i)) if i.as_signed().is_some() => {
+                self.warn(
+                    "",
+                    "DurationUntilRemoval",
+                    "becomes a real number, the type Apple documents (it was an integer)",
+                );
+                line(y, 0, "duration_until_removal", &i.to_string());
+            }
+            Some(v) => self.warn(
+                "",
+                "DurationUntilRemoval",
+                &format!("dropped: {} instead of a number of seconds", kind(v)),
+            ),
+        }
+        match top.get("HasRemovalPasscode") {
+            None => {}
+            Some(Pv::Boolean(b)) => line(y, 0, "has_removal_passcode", &b.to_string()),
+            Some(v) => self.warn(
+                "",
+                "HasRemovalPasscode",
+                &format!("dropped: {} instead of a boolean", kind(v)),
+            ),
+        }
+        Ok(())
+    }
+
+    /// A plist date as `YYYY-MM-DDTHH:MM:SSZ`; a fraction of a second (binary plists have them)
+    /// is cut off with a warning, since the policy format has whole seconds only.
+    fn date_text(&mut self, at: &str, d: &plist::Date) -> Result<String, String> {
+        let mut text = d.to_xml_format();
+        if check_date(&text).is_err() {
+            if let Some(dot) = text.find('.') {
+                text = format!("{}Z", &text[..dot]);
+                self.warn(at, "date", "loses its fraction of a second");
+            }
+            check_date(&text).map_err(|e| format!("{at}: {e}"))?;
+        }
+        Ok(text)
+    }
+
     fn warn(&mut self, at: &str, key: &str, what: &str) {
         let at = if at.is_empty() {
             String::new()
@@ -487,16 +578,7 @@ impl Cx<'_> {
                 Ok(())
             }
             Pv::Date(d) => {
-                let mut text = d.to_xml_format();
-                if check_date(&text).is_err() {
-                    // Fractions of a second (binary plists have them): the policy format has whole
-                    // seconds only.
-                    if let Some(dot) = text.find('.') {
-                        text = format!("{}Z", &text[..dot]);
-                        self.warn(&path.join(" → "), "date", "loses its fraction of a second");
-                    }
-                    check_date(&text).map_err(|e| format!("{}: {e}", path.join(" → ")))?;
-                }
+                let text = self.date_text(&path.join(" → "), d)?;
                 let _ = writeln!(y, "{prefix} {{{DATE_KEY}: {text}}}");
                 Ok(())
             }

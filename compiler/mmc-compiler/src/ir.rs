@@ -91,6 +91,16 @@ pub struct Profile {
     pub organization: String,
     pub scope: &'static str,
     pub removal_disallowed: Option<bool>,
+    /// ConsentText, by language code.
+    pub consent_text: Option<BTreeMap<String, String>>,
+    pub target_device_type: Option<i64>,
+    /// RemovalDate, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub removal_date: Option<String>,
+    /// DurationUntilRemoval, seconds.
+    pub duration_until_removal: Option<f64>,
+    /// PayloadExpirationDate, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub expiration_date: Option<String>,
+    pub has_removal_passcode: Option<bool>,
     pub payloads: Vec<Payload>,
 }
 
@@ -101,6 +111,7 @@ pub struct Payload {
     pub uuid: String,
     pub display_name: Option<String>,
     pub description: Option<String>,
+    pub organization: Option<String>,
     pub settings: plist::Dictionary,
 }
 

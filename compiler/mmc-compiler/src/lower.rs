@@ -1037,6 +1037,7 @@ impl<'a> Repo<'a> {
                     );
                 }
             }
+            check_profile_keys(file, p, diags);
             self.check_tracks(file, &p.catalogs, diags);
             if p.payloads.is_empty() {
                 diags.push(
@@ -2029,8 +2030,9 @@ impl Cx<'_> {
             };
             let display = self.opt_text(file, &raw.display_name);
             let desc = self.opt_text(file, &raw.description);
-            match (settings, display, desc) {
-                (Some(settings), Some(display_name), Some(description)) => {
+            let payload_org = self.opt_text(file, &raw.organization);
+            match (settings, display, desc, payload_org) {
+                (Some(settings), Some(display_name), Some(description), Some(organization)) => {
                     payloads.push(ir::Payload {
                         payload_type: raw.payload_type.value.clone(),
                         uuid: raw.uuid.as_ref().map_or_else(
@@ -2049,13 +2051,34 @@ impl Cx<'_> {
                         identifier: pid,
                         display_name,
                         description,
+                        organization,
                         settings,
                     })
                 }
                 _ => ok = false,
             }
         }
-        if !ok {
+        let consent_text = match &p.consent_text {
+            None => Some(None),
+            Some(texts) => {
+                let mut out = BTreeMap::new();
+                for (language, text) in &texts.value {
+                    match self.text(file, text) {
+                        Some(t) => {
+                            out.insert(language.clone(), t);
+                        }
+                        None => ok = false,
+                    }
+                }
+                Some(Some(out))
+            }
+        };
+        // A malformed date was reported by `check_profile_keys`; emit needs a real one.
+        let valid_date = |d: &Option<Sp<String>>| {
+            d.as_ref()
+                .is_none_or(|d| crate::syntax::spanned::check_date(&d.value).is_ok())
+        };
+        if !ok || !valid_date(&p.removal_date) || !valid_date(&p.expiration_date) {
             return None;
         }
         Some(ir::Profile {
@@ -2072,8 +2095,71 @@ impl Cx<'_> {
                 _ => "System",
             },
             removal_disallowed: p.removal_disallowed.as_ref().map(|r| r.value),
+            consent_text: consent_text?,
+            target_device_type: p.target_device_type.as_ref().map(|t| t.value),
+            removal_date: p.removal_date.as_ref().map(|d| d.value.clone()),
+            duration_until_removal: p.duration_until_removal.as_ref().map(|d| d.value),
+            expiration_date: p.expiration_date.as_ref().map(|d| d.value.clone()),
+            has_removal_passcode: p.has_removal_passcode.as_ref().map(|h| h.value),
             payloads,
         })
+    }
+}
+
+/// TargetDeviceType values Apple lists (TopLevel's rangelist), with what each means.
+pub(crate) const TARGET_DEVICE_TYPES: [(i64, &str); 7] = [
+    (0, "any"),
+    (1, "iPhone, iPad or iPod touch"),
+    (2, "Apple Watch"),
+    (3, "HomePod"),
+    (4, "Apple TV"),
+    (5, "Mac"),
+    (6, "Apple Vision Pro"),
+];
+
+/// The profile-level keys with a fixed form: dates, the target device type, the removal delay.
+fn check_profile_keys(file: &str, p: &ProfileFile, diags: &mut Vec<Diagnostic>) {
+    for (key, date) in [
+        ("removal_date", &p.removal_date),
+        ("expiration_date", &p.expiration_date),
+    ] {
+        if let Some(d) = date
+            && crate::syntax::spanned::check_date(&d.value).is_err()
+        {
+            diags.push(
+                Diagnostic::error("bad-date", format!("`{key}` `{}` is not a UTC date and time", d.value))
+                    .at(file, d.span.clone(), "not YYYY-MM-DDTHH:MM:SSZ")
+                    .help("write a UTC time as YYYY-MM-DDTHH:MM:SSZ, e.g. 2026-01-31T09:00:00Z (no offset, no fraction of a second)"),
+            );
+        }
+    }
+    if let Some(t) = &p.target_device_type
+        && !TARGET_DEVICE_TYPES.iter().any(|(v, _)| *v == t.value)
+    {
+        let allowed: Vec<String> = TARGET_DEVICE_TYPES
+            .iter()
+            .map(|(v, what)| format!("{v} ({what})"))
+            .collect();
+        diags.push(
+            Diagnostic::error(
+                "bad-target-device-type",
+                format!(
+                    "`target_device_type` {} is not a device type Apple defines",
+                    t.value
+                ),
+            )
+            .at(file, t.span.clone(), "not one of 0 to 6")
+            .help(format!("use one of {}", allowed.join(", "))),
+        );
+    }
+    if let Some(d) = &p.duration_until_removal
+        && !(d.value.is_finite() && d.value > 0.0)
+    {
+        diags.push(
+            Diagnostic::error("bad-duration", format!("`duration_until_removal` {} is not a positive number of seconds", d.value))
+                .at(file, d.span.clone(), "not a positive number")
+                .help("write the seconds after installation until macOS removes the profile, e.g. 86400 for a day"),
+        );
     }
 }
 

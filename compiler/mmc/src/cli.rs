@@ -61,9 +61,9 @@ pub enum Command {
         after_help = "Each FILE (XML, binary, or signed: the signature is dropped) becomes one YAML file that \
 says the same thing in the policy format: identifier, names, scope and every payload's settings, with data as \
 {$data: …} and dates as {$date: …}. The file name is the identifier's last part (or FILE's name when that part \
-is a UUID). Keys mmc does not model (ConsentText, a payload's PayloadOrganization, …) are printed as warnings \
-and listed at the top of the file. Nothing is written unless every FILE converts; an existing file is never \
-overwritten without --force.\n\n\
+is a UUID). Keys mmc does not model (a profile-level PayloadEnabled, which is not Apple's and which macOS \
+ignores, …) are printed as warnings and listed at the top of the file. Nothing is written unless every FILE \
+converts; an existing file is never overwritten without --force.\n\n\
 Use --keep-uuids for a profile that an MDM already installed: macOS reinstalls a profile whose PayloadUUID \
 changes, so keeping the original UUIDs lets the profile move to mmc without touching the Macs.\n\n\
 Exit status: 0 written (warnings allowed), 2 error (nothing written).\n\n\

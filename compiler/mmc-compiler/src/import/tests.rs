@@ -264,26 +264,25 @@ fn what_cannot_be_written_is_an_error_naming_the_key() {
 
 #[test]
 fn dropped_and_changed_keys_are_warned_about_and_listed_in_the_file() {
-    let xml = String::from_utf8(profile_xml(
-        "<key>PayloadOrganization</key><string>Payload Org</string><key>PayloadEnabled</key><true/>",
-    ))
-    .unwrap()
-    .replace(
-        "<key>PayloadVersion</key><integer>1</integer>\n</dict>",
-        "<key>PayloadVersion</key><integer>1</integer>\n<key>ConsentText</key><dict><key>default</key><string>Agree?</string></dict><key>PayloadScope</key><string>user</string><key>PayloadOrganization</key><string>Org</string><key>PayloadUUID</key><string>not-a-uuid</string>\n</dict>",
-    );
+    let xml = String::from_utf8(profile_xml("<key>PayloadEnabled</key><true/>"))
+        .unwrap()
+        .replace(
+            "<key>PayloadVersion</key><integer>1</integer>\n</dict>",
+            "<key>PayloadVersion</key><integer>1</integer>\n<key>PayloadEnabled</key><false/><key>MadeUpKey</key><string>x</string><key>TargetDeviceType</key><string>Mac</string><key>PayloadScope</key><string>user</string><key>PayloadOrganization</key><string>Org</string><key>PayloadUUID</key><string>not-a-uuid</string>\n</dict>",
+        );
     let imported = import(xml.as_bytes(), &opts(true)).unwrap();
     let w = imported.warnings.join("\n");
     for needle in [
-        "in.mobileconfig: `ConsentText` dropped",
+        "in.mobileconfig: `PayloadEnabled` dropped: it is not one of Apple's profile keys, and macOS ignores it (it was false)",
+        "in.mobileconfig: `MadeUpKey` dropped: the policy format has no key for it",
+        "in.mobileconfig: `TargetDeviceType` dropped: `Mac` is not an integer",
         "in.mobileconfig: `PayloadScope` `user` is written as `User`",
-        "in.mobileconfig: payload 1 (com.example.test): `PayloadOrganization` dropped",
         "in.mobileconfig: `PayloadUUID` `not-a-uuid` is not a UUID",
     ] {
         assert!(w.contains(needle), "{needle} in\n{w}");
     }
+    assert_eq!(imported.warnings.len(), 5, "{w}");
     // PayloadEnabled of a payload is a setting like any other, and not warned about.
-    assert!(!w.contains("PayloadEnabled"), "{w}");
     assert!(
         imported.yaml.contains("      PayloadEnabled: true\n"),
         "{}",
@@ -297,9 +296,147 @@ fn dropped_and_changed_keys_are_warned_about_and_listed_in_the_file() {
     );
     assert!(imported.yaml.contains("scope: User\n"), "{}", imported.yaml);
     assert!(
-        imported.yaml.contains("#   `ConsentText` dropped"),
+        imported.yaml.contains("#   `MadeUpKey` dropped"),
         "{}",
         imported.yaml
+    );
+}
+
+/// A profile with every profile-level key the policy format models besides the basics, and a
+/// payload with its own organization.
+fn profile_with_removal_and_consent(extra_top: &str) -> Vec<u8> {
+    String::from_utf8(profile_xml(
+        "<key>PayloadOrganization</key><string>Payload {{ Org }}</string>",
+    ))
+    .unwrap()
+    .replace(
+        "<key>PayloadVersion</key><integer>1</integer>\n</dict>",
+        &format!(
+            "<key>PayloadVersion</key><integer>1</integer>\n<key>ConsentText</key><dict><key>default</key><string>Agree?\nReally?</string><key>de</key><string>Einverstanden?</string><key>en-GB</key><string>{{{{ vars.who }}}}</string></dict><key>TargetDeviceType</key><integer>5</integer><key>HasRemovalPasscode</key><true/>{extra_top}\n</dict>"
+        ),
+    )
+    .into_bytes()
+}
+
+#[test]
+fn consent_removal_and_payload_organization_round_trip() {
+    let xml = profile_with_removal_and_consent(
+        "<key>RemovalDate</key><date>2027-02-28T23:59:59Z</date><key>PayloadExpirationDate</key><date>2026-12-31T00:00:00Z</date><key>DurationUntilRemoval</key><real>86400.5</real>",
+    );
+    let imported = import(&xml, &opts(true)).unwrap();
+    // The profile has no PayloadOrganization of its own; nothing else is warned about.
+    assert_eq!(
+        imported.warnings,
+        [
+            "in.mobileconfig: `PayloadOrganization` missing; mmc writes the organization's name (`org.name` in mmc.yaml)"
+        ]
+    );
+    for needle in [
+        "consent_text:\n  default: |-\n    Agree?\n    Really?\n  de: Einverstanden?\n  en-GB: \"{% raw %}{{ vars.who }}{% endraw %}\"\n",
+        "target_device_type: 5\n",
+        "removal_date: 2027-02-28T23:59:59Z\n",
+        "expiration_date: 2026-12-31T00:00:00Z\n",
+        "duration_until_removal: 86400.5\n",
+        "has_removal_passcode: true\n",
+        "    organization: \"{% raw %}Payload {{ Org }}{% endraw %}\"\n",
+    ] {
+        assert!(
+            imported.yaml.contains(needle),
+            "{needle} in\n{}",
+            imported.yaml
+        );
+    }
+    let (problems, compiled) = compile_profile("p.yaml", &imported.yaml);
+    assert_eq!(problems, Vec::<String>::new());
+    let original = Pv::from_reader(std::io::Cursor::new(&xml)).unwrap();
+    let mut want = original.as_dictionary().unwrap().clone();
+    want.insert("PayloadScope".into(), Pv::String("System".into()));
+    want.insert("PayloadOrganization".into(), Pv::String(ORG.into()));
+    assert_eq!(sorted(&compiled.unwrap()), sorted(&Pv::Dictionary(want)));
+}
+
+#[test]
+fn an_integer_duration_becomes_real_and_a_fraction_of_a_second_is_cut() {
+    // A binary plist holds fractions of a second; an XML one does not.
+    let xml =
+        profile_with_removal_and_consent("<key>DurationUntilRemoval</key><integer>3600</integer>");
+    let mut top = Pv::from_reader(std::io::Cursor::new(&xml))
+        .unwrap()
+        .into_dictionary()
+        .unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_250);
+    top.insert("RemovalDate".into(), Pv::Date(when.into()));
+    let mut binary = Vec::new();
+    Pv::Dictionary(top).to_writer_binary(&mut binary).unwrap();
+    let imported = import(&binary, &opts(true)).unwrap();
+    let w = imported.warnings.join("\n");
+    for needle in [
+        "`DurationUntilRemoval` becomes a real number, the type Apple documents (it was an integer)",
+        "RemovalDate: `date` loses its fraction of a second",
+    ] {
+        assert!(w.contains(needle), "{needle} in\n{w}");
+    }
+    assert!(
+        imported
+            .yaml
+            .contains("removal_date: 2027-01-15T08:00:00Z\n"),
+        "{}",
+        imported.yaml
+    );
+    let (problems, compiled) = compile_profile("p.yaml", &imported.yaml);
+    assert_eq!(problems, Vec::<String>::new());
+    let compiled = compiled.unwrap();
+    let top = compiled.as_dictionary().unwrap();
+    assert_eq!(top["DurationUntilRemoval"], Pv::Real(3600.0));
+    assert_eq!(
+        top["RemovalDate"],
+        Pv::Date(plist::Date::from_xml_format("2027-01-15T08:00:00Z").unwrap())
+    );
+}
+
+#[test]
+fn bad_removal_dates_device_types_and_durations_are_errors_at_their_text() {
+    let yaml = "display_name: D\nremoval_date: \"2026-02-30T00:00:00Z\"\nexpiration_date: 2026-01-01\ntarget_device_type: 9\nduration_until_removal: -5\npayloads:\n  - type: com.example.d\n";
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    files.insert("profiles/d.yaml", yaml);
+    let c = crate::compile(&files);
+    let got: Vec<(String, String, String)> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let label = &d.labels[0];
+            (
+                d.code.to_string(),
+                yaml[label.span.clone()].to_owned(),
+                format!("{} / {}", d.message, d.help.clone().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let codes: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(c, t, _)| (c.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("bad-date", "\"2026-02-30T00:00:00Z\""),
+            ("bad-date", "2026-01-01"),
+            ("bad-target-device-type", "9"),
+            ("bad-duration", "-5"),
+        ],
+        "{got:#?}"
+    );
+    assert!(
+        got[2].2.contains("0 (any), 1 (iPhone, iPad or iPod touch), 2 (Apple Watch), 3 (HomePod), 4 (Apple TV), 5 (Mac), 6 (Apple Vision Pro)"),
+        "{}",
+        got[2].2
+    );
+    assert!(
+        c.bundles
+            .iter()
+            .all(|b| b.files.keys().all(|p| !p.ends_with(".mobileconfig")))
     );
 }
 
@@ -546,21 +683,39 @@ fn sorted(v: &Pv) -> Pv {
     }
 }
 
-/// The original as mmc writes it back: what the import warnings say was dropped or changed, and
-/// the keys mmc always writes (PayloadVersion 1, PayloadScope, PayloadOrganization), applied.
-fn as_mmc_writes(original: &Pv, keep_uuids: bool) -> Pv {
+/// Corpus profiles that carry their payload's type as the profile's PayloadType (jamf's PPPC
+/// Utility test files); mmc writes `Configuration`, the type of every profile.
+const PAYLOAD_TYPE_ON_TOP: [&str; 2] = [
+    "jamf__PPPC-Utility__TestTCCUnsignedProfile-Legacy.mobileconfig",
+    "jamf__PPPC-Utility__TestTCCUnsignedProfile.mobileconfig",
+];
+
+/// The original with the only differences mmc is allowed to make applied; the compiled profile
+/// must equal this exactly (up to key order).
+fn as_mmc_writes(name: &str, original: &Pv, keep_uuids: bool) -> Pv {
     let mut top = original.as_dictionary().unwrap().clone();
-    top.retain(|k, _| TOP_MODELLED.contains(&k.as_str()));
-    top.insert("PayloadVersion".into(), Pv::Integer(1.into()));
-    top.insert("PayloadType".into(), Pv::String("Configuration".into()));
+    // Not one of Apple's profile keys (ProfileCreator adds it) and ignored by macOS: the import
+    // drops it with a warning.
+    top.remove("PayloadEnabled");
+    // PayloadVersion is required and 1 is its only value: mmc writes it where a tool left it out.
+    if !top.contains_key("PayloadVersion") {
+        top.insert("PayloadVersion".into(), Pv::Integer(1.into()));
+    }
+    // PayloadScope: mmc always writes it, `System` by default, and spells it as Apple does.
     let scope = match top.get("PayloadScope").and_then(Pv::as_string) {
         Some(s) if s.eq_ignore_ascii_case("user") => "User",
         _ => "System",
     };
     top.insert("PayloadScope".into(), Pv::String(scope.into()));
+    // PayloadOrganization: mmc always writes it, the org's name by default.
     if !top.contains_key("PayloadOrganization") {
         top.insert("PayloadOrganization".into(), Pv::String(ORG.into()));
     }
+    // A payload's type on the profile (the PPPC Utility's test files) becomes `Configuration`.
+    if PAYLOAD_TYPE_ON_TOP.contains(&name) {
+        top.insert("PayloadType".into(), Pv::String("Configuration".into()));
+    }
+    // PayloadUUIDs: derived by mmc unless kept (and only UUIDs can be kept).
     let uuid_kept = |d: &mut plist::Dictionary| {
         let keep = keep_uuids
             && d.get("PayloadUUID")
@@ -574,8 +729,9 @@ fn as_mmc_writes(original: &Pv, keep_uuids: bool) -> Pv {
     if let Some(Pv::Array(payloads)) = top.get_mut("PayloadContent") {
         for p in payloads.iter_mut() {
             let d = p.as_dictionary_mut().unwrap();
-            d.remove("PayloadOrganization");
-            d.insert("PayloadVersion".into(), Pv::Integer(1.into()));
+            if !d.contains_key("PayloadVersion") {
+                d.insert("PayloadVersion".into(), Pv::Integer(1.into()));
+            }
             uuid_kept(d);
         }
     }
@@ -611,6 +767,7 @@ fn as_compiled(compiled: &Pv, original: &Pv, keep_uuids: bool) -> Pv {
 fn round_trip(keep_uuids: bool) {
     let mut failures = Vec::new();
     let mut imported_count = 0;
+    let mut shared_identifier = Vec::new();
     for (name, bytes) in corpus() {
         let options = Options {
             source: &name,
@@ -659,7 +816,10 @@ fn round_trip(keep_uuids: bool) {
             ));
             continue;
         };
-        let want = as_mmc_writes(&original, keep_uuids);
+        if !keep_uuids {
+            check_derived_uuids(&name, &original, &compiled, &mut shared_identifier);
+        }
+        let want = as_mmc_writes(&name, &original, keep_uuids);
         let got = as_compiled(&compiled, &original, keep_uuids);
         if want != got {
             failures.push(format!(
@@ -670,6 +830,50 @@ fn round_trip(keep_uuids: bool) {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(imported_count >= 70, "{imported_count}");
+    if !keep_uuids {
+        // The corpus profiles with a payload that shares the profile's identifier: each got
+        // distinct derived UUIDs (checked above).
+        assert_eq!(
+            shared_identifier,
+            [
+                "jamf__PPPC-Utility__TestTCCUnsignedProfile-Legacy.mobileconfig",
+                "jamf__PPPC-Utility__TestTCCUnsignedProfile.mobileconfig",
+                "microsoft__mdatp-xplat__com.microsoft.autoupdate2.mobileconfig",
+                "microsoft__mdatp-xplat__device_control__com.microsoft.wdav.mobileconfig",
+                "microsoft__shell-intune-samples__wallpaper.mobileconfig",
+                "rtrouton__profiles__Disable_Mac_App_Store.mobileconfig",
+            ]
+        );
+    }
+}
+
+/// With derived UUIDs, the profile and each payload get their own PayloadUUID, also where a
+/// payload's identifier is the profile's; `shared` collects the files where one is.
+fn check_derived_uuids(name: &str, original: &Pv, compiled: &Pv, shared: &mut Vec<String>) {
+    let top = compiled.as_dictionary().unwrap();
+    let identifier = top["PayloadIdentifier"].as_string().unwrap();
+    let mut all = vec![top["PayloadUUID"].as_string().unwrap()];
+    let mut shares = false;
+    for p in top["PayloadContent"].as_array().unwrap() {
+        let p = p.as_dictionary().unwrap();
+        shares |= p["PayloadIdentifier"].as_string() == Some(identifier);
+        all.push(p["PayloadUUID"].as_string().unwrap());
+    }
+    let distinct: std::collections::BTreeSet<&str> = all.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "{name}: a derived UUID is used twice: {all:?}"
+    );
+    let original_top = original.as_dictionary().unwrap();
+    assert_eq!(
+        original_top["PayloadIdentifier"].as_string(),
+        Some(identifier),
+        "{name}: the identifier changed"
+    );
+    if shares {
+        shared.push(name.to_owned());
+    }
 }
 
 #[test]
@@ -858,4 +1062,223 @@ fn a_new_identifier_is_a_new_uuid() {
     );
     assert_eq!(a[0], b[0], "the profile kept its identifier");
     assert_ne!(a[1], b[1], "the payload did not");
+}
+
+// ---- import, then validate ----
+
+/// A plist value as the policy format reads it, without spans (for the direct validator).
+fn as_value(v: &Pv) -> crate::syntax::spanned::Sp<crate::syntax::spanned::Value> {
+    use crate::syntax::spanned::{Sp, Value};
+    let value = match v {
+        Pv::Boolean(b) => Value::Bool(*b),
+        Pv::Integer(i) => Value::Integer(i.as_signed().expect("the corpus has no huge integers")),
+        Pv::Real(r) => Value::Real(*r),
+        Pv::String(s) => Value::String(s.clone()),
+        Pv::Data(d) => Value::Data(d.clone()),
+        Pv::Date(d) => Value::Date(d.to_xml_format()),
+        Pv::Array(a) => Value::Array(a.iter().map(as_value).collect()),
+        Pv::Dictionary(d) => Value::Dict(
+            d.iter()
+                .map(|(k, v)| (Sp::new(k.clone(), 0..0), as_value(v)))
+                .collect(),
+        ),
+        other => panic!("unexpected {other:?}"),
+    };
+    Sp::new(value, 0..0)
+}
+
+/// Every corpus profile imported, put in a repository and compiled: the payload validator's
+/// findings (`profile-…`) with their places in the imported YAML, in one snapshot. They must be
+/// the findings of the validator run directly on the original payloads (profiles/tests.rs,
+/// `corpus_profiles`), finding for finding: an import that changed a value's type or lost a key
+/// would show up here. Nothing else may be an error.
+#[test]
+fn every_corpus_profile_imports_and_validates_with_only_its_real_problems() {
+    use crate::diag::Severity;
+    let word = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    };
+    let target = crate::profiles::Target::default();
+    let mut out = String::new();
+    let (mut files_seen, mut errors, mut mismatches) = (0, 0, Vec::new());
+    for (name, bytes) in corpus() {
+        let Ok(imported) = import(
+            &bytes,
+            &Options {
+                source: &name,
+                org_name: Some(ORG),
+                keep_uuids: true,
+            },
+        ) else {
+            assert!(NOT_IMPORTABLE.iter().any(|(n, _)| *n == name), "{name}");
+            continue;
+        };
+        files_seen += 1;
+        let path = format!("profiles/{}", imported.file_name);
+        let mut files = FileSet::new();
+        files.insert("mmc.yaml", REPO);
+        files.insert(path.clone(), imported.yaml.as_str());
+        let c = crate::compile(&files);
+        let others: Vec<String> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && !d.code.starts_with("profile-"))
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        assert!(others.is_empty(), "{name}: {others:?}");
+        let mut via_import: Vec<(String, String)> = Vec::new();
+        let mut lines = Vec::new();
+        for d in c
+            .diagnostics
+            .iter()
+            .filter(|d| d.code.starts_with("profile-"))
+        {
+            let label = &d.labels[0];
+            assert_eq!(label.file, path, "{name}");
+            let at = crate::source::line_col(&imported.yaml, label.span.start);
+            if d.severity == Severity::Error {
+                errors += 1;
+            }
+            lines.push(format!(
+                "  {}:{}:{}: {} {}: {}",
+                label.file,
+                at.line,
+                at.column,
+                word(d.severity),
+                d.code,
+                d.message
+            ));
+            via_import.push((
+                format!("{} {}", word(d.severity), d.code),
+                d.message.clone(),
+            ));
+        }
+        // The same payloads validated as the original has them.
+        let original = Pv::from_reader(std::io::Cursor::new(&bytes)).unwrap();
+        let mut direct: Vec<(String, String)> = Vec::new();
+        for p in original.as_dictionary().unwrap()["PayloadContent"]
+            .as_array()
+            .unwrap()
+        {
+            let d = p.as_dictionary().unwrap();
+            let ty = d["PayloadType"].as_string().unwrap();
+            let settings = as_value(p);
+            for f in crate::profiles::validate(
+                &crate::syntax::spanned::Sp::new(ty.to_owned(), 0..0),
+                Some(&settings),
+                &target,
+            ) {
+                direct.push((format!("{} {}", word(f.severity), f.code), f.message));
+            }
+        }
+        via_import.sort();
+        direct.sort();
+        if via_import != direct {
+            mismatches.push(format!(
+                "{name}:\n  via import: {via_import:#?}\n  direct: {direct:#?}"
+            ));
+        }
+        if lines.is_empty() {
+            let _ = writeln!(out, "{name}: clean");
+        } else {
+            let _ = writeln!(out, "{name}:");
+            for l in lines {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    let _ = writeln!(out, "\n{files_seen} files imported: {errors} errors");
+    assert_eq!(files_seen, 73);
+    // allowCloudBTMM (fleet misc), `IdentifierType: Path` (bitdefender), 6 × mount-controls
+    // `alert` (disableExternalStorage), `com.apple.preferences.sharing.allowFullDiskAccess` and
+    // `DisableLoginItemsSuppression` (rtrouton): docs/profiles.md explains each.
+    assert_eq!(errors, 10, "{out}");
+    insta::assert_snapshot!("corpus_import_then_validate", out);
+}
+
+/// Editors learn the keys the import writes from `mmc schema profile`.
+#[test]
+fn the_profile_schema_documents_the_keys_the_import_writes() {
+    let s = serde_json::to_value(crate::schema::for_kind("profile").unwrap()).unwrap();
+    let s = serde_json::to_string(&s).unwrap();
+    let s: serde_json::Value = serde_json::from_str(&s).unwrap();
+    let props = &s["properties"];
+    for key in [
+        "consent_text",
+        "target_device_type",
+        "removal_date",
+        "duration_until_removal",
+        "expiration_date",
+        "has_removal_passcode",
+    ] {
+        assert!(
+            props[key]["description"]
+                .as_str()
+                .is_some_and(|d| d.len() > 20),
+            "{key}: {}",
+            props[key]
+        );
+    }
+    assert_eq!(props["target_device_type"]["minimum"], 0);
+    assert_eq!(props["target_device_type"]["maximum"], 6);
+    assert!(
+        props["removal_date"]["pattern"].is_string(),
+        "{}",
+        props["removal_date"]
+    );
+    assert!(
+        props["consent_text"]
+            .to_string()
+            .contains("additionalProperties"),
+        "{}",
+        props["consent_text"]
+    );
+    let payload = serde_json::to_string(&s["$defs"]["RawPayload"]).unwrap();
+    assert!(
+        payload.contains("PayloadOrganization of the payload"),
+        "{payload}"
+    );
+}
+
+#[test]
+fn consent_texts_and_payload_organizations_are_templates() {
+    let yaml = "display_name: D\nconsent_text:\n  default: \"{{ org.name }} asks {{ vars.who }}\"\n  fr: \"{{ vars.nope }}\"\npayloads:\n  - type: com.example.d\n    organization: \"{{ org.name }} IT\"\n";
+    let mut files = FileSet::new();
+    files.insert("mmc.yaml", REPO);
+    files.insert("profiles/d.yaml", yaml);
+    let c = crate::compile(&files);
+    let errors: Vec<(&str, &str)> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| (d.code, &yaml[d.labels[0].span.clone()]))
+        .collect();
+    // The undefined variable is reported inside the French text.
+    assert_eq!(errors.len(), 1, "{:#?}", c.diagnostics);
+    assert!(errors[0].1.contains("vars.nope"), "{errors:?}");
+    let fixed = yaml.replace("{{ vars.nope }}", "Acceptez-vous ?");
+    let (problems, compiled) = compile_profile("d.yaml", &fixed);
+    assert_eq!(problems, Vec::<String>::new());
+    let compiled = compiled.unwrap();
+    let top = compiled.as_dictionary().unwrap();
+    let consent = top["ConsentText"].as_dictionary().unwrap();
+    assert_eq!(consent["default"], Pv::String("Org asks it".into()));
+    assert_eq!(consent["fr"], Pv::String("Acceptez-vous ?".into()));
+    let payload = top["PayloadContent"].as_array().unwrap()[0]
+        .as_dictionary()
+        .unwrap();
+    assert_eq!(payload["PayloadOrganization"], Pv::String("Org IT".into()));
+    // Keys not set are not written.
+    for key in [
+        "TargetDeviceType",
+        "RemovalDate",
+        "DurationUntilRemoval",
+        "PayloadExpirationDate",
+        "HasRemovalPasscode",
+    ] {
+        assert!(!top.contains_key(key), "{key}");
+    }
 }

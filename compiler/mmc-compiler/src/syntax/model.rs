@@ -638,6 +638,32 @@ pub struct ProfileFile {
     /// PayloadRemovalDisallowed.
     #[serde(default)]
     pub removal_disallowed: Option<Sp<bool>>,
+    /// ConsentText: the agreement shown before the profile installs, by IETF BCP 47 language
+    /// code (`en`, `de`, …), with `default` for the text shown when no language matches.
+    #[serde(default)]
+    pub consent_text: Option<Sp<std::collections::BTreeMap<String, Text>>>,
+    /// TargetDeviceType: 0 any, 1 iPhone/iPad/iPod touch, 2 Apple Watch, 3 HomePod, 4 Apple TV,
+    /// 5 Mac, 6 Apple Vision Pro. Not written unless set.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 6))]
+    pub target_device_type: Option<Sp<i64>>,
+    /// RemovalDate: when macOS removes the profile by itself, a UTC time written
+    /// `YYYY-MM-DDTHH:MM:SSZ`, e.g. `2026-01-31T09:00:00Z`.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))]
+    pub removal_date: Option<Text>,
+    /// DurationUntilRemoval: seconds after installation until macOS removes the profile by
+    /// itself (with `removal_date` too, whichever comes first).
+    #[serde(default)]
+    pub duration_until_removal: Option<Sp<f64>>,
+    /// PayloadExpirationDate: when the profile stops being valid, a UTC time written
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))]
+    pub expiration_date: Option<Text>,
+    /// HasRemovalPasscode: whether a removal passcode protects the profile.
+    #[serde(default)]
+    pub has_removal_passcode: Option<Sp<bool>>,
     /// Tracks this profile is released to. Default: every track.
     #[serde(default)]
     pub catalogs: Names,
@@ -668,6 +694,9 @@ pub struct RawPayload {
     pub display_name: Option<Text>,
     #[serde(default)]
     pub description: Option<Text>,
+    /// PayloadOrganization of the payload. Default: not written.
+    #[serde(default)]
+    pub organization: Option<Text>,
     /// The payload's own keys and values (everything except the Payload* keys, which mmc sets).
     #[serde(default)]
     pub settings: Option<Sp<Value>>,
