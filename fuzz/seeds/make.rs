@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64_STD;
 use ed25519_dalek::Signer as _;
 use flate2::{Compression, GzBuilder};
 use mmc_bundle::{ArchiveRef, FileEntry, Index, Statement};
@@ -31,6 +33,9 @@ fn main() {
     total += write_corpus(fuzz, "fuzz_bundle_verify", verify);
     total += write_corpus(fuzz, "fuzz_predicate_parse", predicate_seeds(repo));
     total += write_corpus(fuzz, "fuzz_policy_load", policy_seeds(repo));
+    let roots = root_seeds();
+    check_root_seeds(&roots, explain);
+    total += write_corpus(fuzz, "fuzz_root_update", roots);
     println!("{total} bytes of seeds in all");
 }
 
@@ -1080,4 +1085,160 @@ fn indent(text: &str, by: usize) -> String {
     text.lines()
         .map(|l| format!("{}{l}\n", " ".repeat(by)))
         .collect()
+}
+
+// =============================================================================================
+// Roots (fuzz_root_update)
+
+/// A root document following the fuzz root: version `version`, root keys `roots` (threshold
+/// `threshold`), one bundle key at epoch `version`.
+fn root_doc(version: u64, roots: &[&mmc_bundle::SigningKey], threshold: usize) -> mmc_bundle::Root {
+    let mut doc = mmc_fuzz::root_v1_document();
+    doc.version = version;
+    doc.root_keys = roots
+        .iter()
+        .map(|k| mmc_bundle::root_key(&k.verifying_key()))
+        .collect();
+    doc.root_threshold = threshold;
+    doc.bundle_keys = vec![mmc_bundle::delegated_key(
+        &mmc_bundle::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+        version,
+        "2030-01-01T00:00:00Z",
+    )];
+    doc
+}
+
+fn signed_by(doc: &mmc_bundle::Root, keys: &[&mmc_bundle::SigningKey]) -> Vec<u8> {
+    let mut envelope = mmc_bundle::unsigned_root(doc);
+    for k in keys {
+        envelope = mmc_bundle::add_signature(&envelope, k).expect("a well-formed seed root");
+    }
+    envelope
+}
+
+fn raw(envelope: &[u8]) -> Vec<u8> {
+    let mut out = vec![VerifyMode::Raw as u8];
+    out.extend_from_slice(envelope);
+    out
+}
+
+fn signed(payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![VerifyMode::Signed as u8];
+    out.extend_from_slice(payload);
+    out
+}
+
+fn root_seeds() -> Vec<(String, Vec<u8>)> {
+    let fuzz = mmc_fuzz::signing_key();
+    let new = mmc_bundle::SigningKey::from_bytes(&[8; 32]);
+    let v2 = root_doc(2, &[&fuzz], 1);
+    let v2_new = root_doc(2, &[&new], 1);
+    let v2_two = root_doc(2, &[&fuzz, &new], 2);
+    let json = |doc: &mmc_bundle::Root| serde_json::to_value(doc).expect("a root serializes");
+    let mut seeds = vec![
+        ("raw-valid-root-2".to_owned(), raw(&signed_by(&v2, &[&fuzz]))),
+        (
+            "raw-valid-rotation-to-a-new-root-key".to_owned(),
+            raw(&signed_by(&v2_new, &[&fuzz, &new])),
+        ),
+        (
+            "raw-rotation-signed-by-the-new-key-only".to_owned(),
+            raw(&signed_by(&v2_new, &[&new])),
+        ),
+        (
+            "raw-rotation-signed-by-the-old-key-only".to_owned(),
+            raw(&signed_by(&v2_new, &[&fuzz])),
+        ),
+        (
+            "raw-version-3-skips-2".to_owned(),
+            raw(&signed_by(&root_doc(3, &[&fuzz], 1), &[&fuzz])),
+        ),
+        (
+            "raw-version-1-replayed".to_owned(),
+            raw(&signed_by(&root_doc(1, &[&fuzz], 1), &[&fuzz])),
+        ),
+        (
+            "raw-bundle-envelope-as-a-root".to_owned(),
+            raw(&mmc_fuzz::signed_envelope(b"{}")),
+        ),
+        ("raw-empty".to_owned(), raw(b"")),
+    ];
+    // Threshold 2 met by one signature listed twice.
+    let once = signed_by(&v2_two, &[&fuzz]);
+    let mut twice: serde_json::Value = serde_json::from_slice(&once).expect("JSON");
+    let sig = twice["signatures"][0].clone();
+    twice["signatures"] = serde_json::json!([sig.clone(), sig]);
+    seeds.push((
+        "raw-duplicate-signature-for-threshold-2".to_owned(),
+        raw(&serde_json::to_vec(&twice).expect("JSON")),
+    ));
+    // Payloads the target signs with the fuzz key.
+    let mut weak = json(&v2);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    weak["bundle_keys"][0]["public_key"] = serde_json::json!(BASE64_STD.encode(identity));
+    weak["bundle_keys"][0]["keyid"] = serde_json::json!(mmc_bundle::sha256_hex(&identity));
+    let mut unknown = json(&v2);
+    unknown["extra"] = serde_json::json!(true);
+    let mut mismatch = json(&v2);
+    mismatch["root_keys"][0]["keyid"] = serde_json::json!("00".repeat(32));
+    let mut zero = json(&v2);
+    zero["root_threshold"] = serde_json::json!(0);
+    let mut format = json(&v2);
+    format["format"] = serde_json::json!(2);
+    let mut expires = json(&v2);
+    expires["expires"] = serde_json::json!("2030-01-01T00:00:00+00:00");
+    let mut shared = json(&v2);
+    shared["bundle_keys"][0]["public_key"] = shared["root_keys"][0]["public_key"].clone();
+    shared["bundle_keys"][0]["keyid"] = shared["root_keys"][0]["keyid"].clone();
+    let mut many = json(&v2);
+    many["bundle_keys"] = serde_json::json!(
+        (0u8..65)
+            .map(|i| serde_json::to_value(mmc_bundle::delegated_key(
+                &mmc_bundle::SigningKey::from_bytes(&[i.wrapping_add(100); 32]).verifying_key(),
+                2,
+                "2030-01-01T00:00:00Z"
+            ))
+            .expect("JSON"))
+            .collect::<Vec<_>>()
+    );
+    for (name, value) in [
+        ("signed-valid-root-2", json(&v2)),
+        ("signed-weak-bundle-key", weak),
+        ("signed-unknown-member", unknown),
+        ("signed-keyid-mismatch", mismatch),
+        ("signed-threshold-0", zero),
+        ("signed-format-2", format),
+        ("signed-expires-with-offset", expires),
+        ("signed-key-in-both-roles", shared),
+        ("signed-65-bundle-keys", many),
+    ] {
+        seeds.push((
+            name.to_owned(),
+            signed(&serde_json::to_vec(&value).expect("JSON")),
+        ));
+    }
+    seeds.push(("signed-not-json".to_owned(), signed(b"{\"version\": 2,")));
+    seeds
+}
+
+/// The seeds named `raw-valid…` and `signed-valid…` are accepted as root version 2.
+fn check_root_seeds(seeds: &[(String, Vec<u8>)], explain: bool) {
+    let trusted = mmc_fuzz::root_v1();
+    for (name, data) in seeds {
+        let (mode, rest) = mmc_fuzz::split_root_input(data).expect("a seed splits");
+        let envelope = match mode {
+            VerifyMode::Raw => rest.to_vec(),
+            VerifyMode::Signed => mmc_fuzz::signed_root_envelope(rest),
+        };
+        let result = trusted.update(&envelope);
+        if explain {
+            match &result {
+                Ok(_) => println!("  {name}: accepted"),
+                Err(e) => println!("  {name}: refused: {e}"),
+            }
+        }
+        let valid = name.starts_with("raw-valid") || name.starts_with("signed-valid");
+        assert_eq!(result.is_ok(), valid, "{name}: {:?}", result.err());
+    }
 }

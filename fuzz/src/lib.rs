@@ -93,6 +93,72 @@ pub fn signed_envelope(payload: &[u8]) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// fuzz_root_update: `mode (1 byte) | rest`
+
+/// The second key of the fuzz root: its bundle key (the fuzz key is its root key).
+pub fn bundle_key() -> SigningKey {
+    SigningKey::from_bytes(b"mmc fuzz bundle key, not trusted")
+}
+
+/// The root every `fuzz_root_update` input must follow: version 1, the fuzz key as its only root
+/// key (threshold 1), [`bundle_key`] at epoch 1, expiring long after [`now`].
+pub fn root_v1_document() -> mmc_bundle::Root {
+    mmc_bundle::Root {
+        format: mmc_bundle::ROOT_FORMAT,
+        version: 1,
+        expires: "2030-01-01T00:00:00Z".to_owned(),
+        root_keys: vec![mmc_bundle::root_key(&trusted_key())],
+        root_threshold: 1,
+        bundle_keys: vec![mmc_bundle::delegated_key(
+            &bundle_key().verifying_key(),
+            1,
+            "2030-01-01T00:00:00Z",
+        )],
+        bundle_threshold: 1,
+    }
+}
+
+/// [`root_v1_document`], signed: what an agent pins.
+pub fn root_v1() -> mmc_bundle::TrustedRoot {
+    let envelope = mmc_bundle::add_signature(
+        &mmc_bundle::unsigned_root(&root_v1_document()),
+        &signing_key(),
+    )
+    .expect("the fuzz root is well-formed");
+    mmc_bundle::TrustedRoot::pinned(&envelope).expect("the fuzz root verifies")
+}
+
+/// A root envelope over arbitrary payload bytes, signed with the fuzz key.
+pub fn signed_root_envelope(payload: &[u8]) -> Vec<u8> {
+    let key = signing_key();
+    let signature = key.sign(&mmc_bundle::pae(mmc_bundle::ROOT_PAYLOAD_TYPE, payload));
+    let envelope = serde_json::json!({
+        "payloadType": mmc_bundle::ROOT_PAYLOAD_TYPE,
+        "payload": BASE64.encode(payload),
+        "signatures": [{
+            "keyid": mmc_bundle::key_id(&key.verifying_key()),
+            "sig": BASE64.encode(signature.to_bytes()),
+        }],
+    });
+    serde_json::to_vec_pretty(&envelope).expect("JSON values serialize")
+}
+
+/// Splits a `fuzz_root_update` input: the low bit of the first byte picks the mode; in
+/// [`VerifyMode::Raw`] the rest is the envelope as received, in [`VerifyMode::Signed`] the rest
+/// is a root payload the target signs with the fuzz key (the root key of [`root_v1`]).
+pub fn split_root_input(data: &[u8]) -> Option<(VerifyMode, &[u8])> {
+    let (&mode, rest) = data.split_first()?;
+    Some((
+        if mode & 1 == 0 {
+            VerifyMode::Raw
+        } else {
+            VerifyMode::Signed
+        },
+        rest,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
 // fuzz_policy_load: `slot (1 byte) | file text (UTF-8, decoded lossily)`
 
 /// Where `fuzz_policy_load` puts its input in the base repository: the first byte modulo the
