@@ -1136,7 +1136,10 @@ fn root_seeds() -> Vec<(String, Vec<u8>)> {
     let v2_two = root_doc(2, &[&fuzz, &new], 2);
     let json = |doc: &mmc_bundle::Root| serde_json::to_value(doc).expect("a root serializes");
     let mut seeds = vec![
-        ("raw-valid-root-2".to_owned(), raw(&signed_by(&v2, &[&fuzz]))),
+        (
+            "raw-valid-root-2".to_owned(),
+            raw(&signed_by(&v2, &[&fuzz])),
+        ),
         (
             "raw-valid-rotation-to-a-new-root-key".to_owned(),
             raw(&signed_by(&v2_new, &[&fuzz, &new])),
