@@ -70,7 +70,8 @@ Exit status:
   75 another run holds the lock (EX_TEMPFAIL): nothing was done; try again later
 
 Example (a sandbox on Linux, with the fakes):
-  mmc-agent run --bundle build/bundles/stable-1763700000.tar.gz --trust build/dev.pub \\
+  mmc-agent run --bundle build/bundles/stable-1763700000.tar.gz \\
+      --trust ~/.local/share/mmc/demo/dev.pub \\
       --root /tmp/mac --commands agent/fakes --packages pkgs
 ";
 

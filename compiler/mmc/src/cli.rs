@@ -138,7 +138,7 @@ keys; each bundle key has an epoch (rollback floors are kept per epoch) and an e
 Keep root keys offline: create them with `mmc keygen` on a machine that never runs CI, sign there, and \
 commit only the signed root-N.json. SECURITY.md has the whole procedure.\n\n\
 Examples:\n  \
-mmc root init --root-key alice.pub --root-key bob.pub --root-key carol.pub --threshold 2 --bundle-key ci.pub\n  \
+mmc root init --root-key alice.pub --root-key bob.pub --threshold 2 --bundle-key ci.pub\n  \
 mmc root sign trust/root-1.json --key /Volumes/KEYS/alice.key\n  \
 mmc root rotate --bundle-key ci-2027.pub     # new bundle key, next epoch\n  \
 mmc root status"
