@@ -327,18 +327,17 @@ fn converge(
     let started = Instant::now();
     let mut stale: Option<String> = None;
     let mut state = State::load(dirs)?;
-    let picked =
-        match crate::trust::pick(options, settings, root, dirs, &state, now, !options.check) {
-            Ok(picked) => Some(picked),
-            Err(Refusal::Stale(why)) if state.last_applied.is_some() => {
-                log.error(&format!(
-                    "STALE: {why}; enforcing the last applied bundle again"
-                ));
-                stale = Some(why);
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let picked = match crate::trust::pick(options, settings, root, dirs, &state, now) {
+        Ok(picked) => Some(picked),
+        Err(Refusal::Stale(why)) if state.last_applied.is_some() => {
+            log.error(&format!(
+                "STALE: {why}; enforcing the last applied bundle again"
+            ));
+            stale = Some(why);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut notes: Vec<String> = Vec::new();
     if let Some(stale) = &stale {
         notes.push(format!("stale: {stale}"));
@@ -684,6 +683,10 @@ fn converge(
         });
         crate::failpoint::hit();
         state.save(dirs)?;
+        // The trust the applied bundle was checked under moves forward with it.
+        if let Some((path, bytes)) = &picked.new_root {
+            crate::trust::store_root(path, bytes)?;
+        }
         // Apple updates after the items (a whole run, not --only or interactive picks).
         let clock = crate::updates::Clock::new(options.now);
         let phase = crate::updates::Phase {
@@ -774,15 +777,7 @@ pub(crate) fn load_config(
     now: Timestamp,
     log: &mut Log,
 ) -> Result<(Statement, Config, Facts, Runner), String> {
-    let picked = crate::trust::pick(
-        options,
-        settings,
-        root,
-        dirs,
-        &State::load(dirs)?,
-        now,
-        false,
-    )?;
+    let picked = crate::trust::pick(options, settings, root, dirs, &State::load(dirs)?, now)?;
     let (path, statement, archive) = (picked.path, picked.statement, picked.archive);
     let scratch = Scratch::create()?;
     let dir = scratch.path.join("bundle");
@@ -1312,7 +1307,7 @@ pub(crate) fn list_items(options: &Options) -> Result<Vec<(String, String, Strin
     let settings = Settings::load(&dirs)?;
     let now = options.now.unwrap_or_else(Timestamp::now);
     let state = State::load(&dirs)?;
-    let picked = crate::trust::pick(options, &settings, &root, &dirs, &state, now, false)?;
+    let picked = crate::trust::pick(options, &settings, &root, &dirs, &state, now)?;
     let (path, archive) = (picked.path, picked.archive);
     let scratch = Scratch::create()?;
     let dir = scratch.path.join("bundle");

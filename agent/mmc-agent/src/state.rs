@@ -8,7 +8,7 @@
 //!   cache/                     package payloads, checked by SHA-256
 //!   state.json                 the last applied bundle, the rollback floor, every item's last result,
 //!                              the profiles the agent installed
-//!   trust/root.json            the newest verified root of trust (as received)
+//!   trust/PINNED-SHA256.json   the newest root of trust verified from that pinned root (as received)
 //!   reports/report.json        the last run, as `run --format json` prints it
 //!   reports/ManagedInstallReport.plist   the same, in Munki's report shape
 //!   logs/mmc-agent.log         the log (rotated by size: .1, .2, …)
@@ -73,9 +73,12 @@ impl Dirs {
     pub fn scratch(&self) -> PathBuf {
         self.base.join("scratch")
     }
-    /// The newest root of trust this agent verified, as received.
-    pub fn trusted_root(&self) -> PathBuf {
-        self.base.join("trust").join("root.json")
+    /// The newest root of trust this agent verified from the pinned root whose SHA-256 is
+    /// `pinned_sha256`, as received.
+    pub fn trusted_root(&self, pinned_sha256: &str) -> PathBuf {
+        self.base
+            .join("trust")
+            .join(format!("{pinned_sha256}.json"))
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Two ways to trust: plain keys (`trust` in agent.json or `--trust`: any one key signs, keys
 //! never expire), or a root of trust (`root` in agent.json or `--trust-root`): the pinned root,
-//! or the newest root this agent verified since (`trust/root.json`), walked forward one version
+//! or the newest root this agent verified since (`trust/PINNED-SHA256.json`), walked forward one version
 //! at a time through `root-N.json` files found next to the bundles. Its bundle keys, with their
 //! thresholds, epochs and expiries, then decide.
 //!
@@ -40,6 +40,9 @@ pub(crate) struct Picked {
     pub older: Vec<PathBuf>,
     /// Candidates and roots that were refused while another was taken, and other warnings.
     pub notes: Vec<String>,
+    /// A root newer than the stored one, verified on the way: where to store it and its bytes,
+    /// for the caller to persist once the run has applied the bundle (never on a refused run).
+    pub new_root: Option<(PathBuf, Vec<u8>)>,
 }
 
 /// Why no bundle was taken.
@@ -73,8 +76,7 @@ impl From<String> for Refusal {
 }
 
 /// Picks the newest candidate bundle (`--bundle`, else every `.tar.gz` in `incoming/`) that
-/// verifies, is for this Mac's audience and clears the floor. With `persist`, newer roots are
-/// stored as they are verified.
+/// verifies, is for this Mac's audience and clears the floor. Writes nothing.
 pub(crate) fn pick(
     options: &Options,
     settings: &Settings,
@@ -82,31 +84,38 @@ pub(crate) fn pick(
     dirs: &Dirs,
     state: &State,
     now: Timestamp,
-    persist: bool,
 ) -> Result<Picked, Refusal> {
     let mut notes = Vec::new();
-    let keys = bundle_keys(options, settings, root, dirs, now, persist, &mut notes)?;
+    let trust = bundle_keys(options, settings, root, dirs, now, &mut notes)?;
     let candidates = candidates(options, dirs)?;
     let audience = settings.audience.as_deref();
+    // What a candidate must satisfy besides its signatures and times.
+    let admissible = |path: &Path, v: &mmc_bundle::Verified| -> Result<(), String> {
+        if let Some(a) = audience.filter(|a| *a != v.statement.audience) {
+            return Err(format!(
+                "{}: its audience is {}, and this Mac takes only {a} (agent.json)",
+                path.display(),
+                v.statement.audience
+            ));
+        }
+        check_floor(state, v).map_err(|e| format!("{}: {e}", path.display()))
+    };
 
     let mut good: Vec<(PathBuf, mmc_bundle::Verified, Vec<u8>)> = Vec::new();
+    // Each refusal, and whether only time caused it (then the run is stale, not refused).
     let mut errors: Vec<(String, bool)> = Vec::new();
     for path in candidates {
-        match verify_one(&path, &keys, now) {
-            Ok((v, _)) if audience.is_some_and(|a| a != v.statement.audience) => errors.push((
-                format!(
-                    "{}: its audience is {}, and this Mac takes only {} (agent.json)",
-                    path.display(),
-                    v.statement.audience,
-                    audience.unwrap_or_default()
-                ),
-                false,
-            )),
-            Ok((v, archive)) => match check_floor(state, &v) {
-                Ok(()) => good.push((path, v, archive)),
-                Err(e) => errors.push((format!("{}: {e}", path.display()), false)),
+        match verify_one(&path, &trust.keys, now) {
+            Ok((v, archive)) => match (admissible(&path, &v), &trust.root_expired) {
+                (Err(e), _) => errors.push((e, false)),
+                (Ok(()), Some(why)) => errors.push((format!("{}: {why}", path.display()), true)),
+                (Ok(()), None) => good.push((path, v, archive)),
             },
-            Err((e, time)) => errors.push((e, time)),
+            Err(Failure::Time(e, untimed)) => match admissible(&path, &untimed) {
+                Err(other) => errors.push((other, false)),
+                Ok(()) => errors.push((e, true)),
+            },
+            Err(Failure::Other(e)) => errors.push((e, false)),
         }
     }
     let Some(newest) = good
@@ -130,6 +139,18 @@ pub(crate) fn pick(
     };
     let (path, verified, archive) = good.swap_remove(newest);
     let key = (verified.epoch, verified.statement.version);
+    // Two different archives signed with the same version, side by side: equivocation too.
+    if let Some((other, _, _)) = good.iter().find(|(_, v, _)| {
+        (v.epoch, v.statement.version) == key
+            && v.statement.archive.sha256 != verified.statement.archive.sha256
+    }) {
+        return Err(Refusal::Refused(format!(
+            "EQUIVOCATION: {} and {} are two different bundles signed with version {}; refusing both (check the signing key and CI)",
+            path.display(),
+            other.display(),
+            key.1
+        )));
+    }
     let older = good
         .into_iter()
         .filter(|(_, v, _)| (v.epoch, v.statement.version) < key)
@@ -143,6 +164,7 @@ pub(crate) fn pick(
         archive,
         older,
         notes,
+        new_root: trust.new_root,
     })
 }
 
@@ -218,12 +240,20 @@ fn candidates(options: &Options, dirs: &Dirs) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-/// Verifies one candidate; an error says whether only time made it fail.
+/// Why a candidate failed.
+enum Failure {
+    /// Only time: the bundle or its key expired. With the statement as verified without time,
+    /// so the caller can tell whether anything else would refuse it.
+    Time(String, Box<mmc_bundle::Verified>),
+    Other(String),
+}
+
+/// Verifies one candidate.
 fn verify_one(
     path: &Path,
     keys: &BundleKeys,
     now: Timestamp,
-) -> Result<(mmc_bundle::Verified, Vec<u8>), (String, bool)> {
+) -> Result<(mmc_bundle::Verified, Vec<u8>), Failure> {
     let mut signature = path.as_os_str().to_owned();
     signature.push(".sig");
     let envelope = read_capped(
@@ -232,16 +262,27 @@ fn verify_one(
         "signature envelope",
         Some("it is expected next to the bundle, named BUNDLE.sig"),
     )
-    .map_err(|e| (e, false))?;
-    let archive = read_capped(path, MAX_ARCHIVE_BYTES, "bundle", None).map_err(|e| (e, false))?;
-    let verified = mmc_bundle::verify_bundle(&envelope, &archive, keys, now).map_err(|e| {
-        let time = matches!(
-            e,
-            VerifyError::Expired { .. } | VerifyError::KeyExpired { .. }
-        );
-        (format!("{}: {e}", path.display()), time)
-    })?;
-    Ok((verified, archive))
+    .map_err(Failure::Other)?;
+    let archive = read_capped(path, MAX_ARCHIVE_BYTES, "bundle", None).map_err(Failure::Other)?;
+    match mmc_bundle::verify_bundle(&envelope, &archive, keys, now) {
+        Ok(verified) => Ok((verified, archive)),
+        Err(e @ (VerifyError::Expired { .. } | VerifyError::KeyExpired { .. })) => {
+            let message = format!("{}: {e}", path.display());
+            match mmc_bundle::verify_bundle_untimed(&envelope, &archive, keys) {
+                Ok(untimed) => Err(Failure::Time(message, Box::new(untimed))),
+                Err(_) => Err(Failure::Other(message)),
+            }
+        }
+        Err(e) => Err(Failure::Other(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The keys that sign bundles on this Mac, and what the root walk found.
+struct Trust {
+    keys: BundleKeys,
+    /// Set when the newest root has expired: every bundle under it is refused, for time.
+    root_expired: Option<String>,
+    new_root: Option<(PathBuf, Vec<u8>)>,
 }
 
 /// The bundle keys: plain keys, or the newest root's.
@@ -251,9 +292,8 @@ fn bundle_keys(
     root: &Root,
     dirs: &Dirs,
     now: Timestamp,
-    persist: bool,
     notes: &mut Vec<String>,
-) -> Result<BundleKeys, Refusal> {
+) -> Result<Trust, Refusal> {
     let pinned = match (&options.trust_root, &settings.root) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(path)) if options.trust.is_empty() => {
@@ -267,16 +307,27 @@ fn bundle_keys(
         _ => None,
     };
     let Some(pinned) = pinned else {
-        return Ok(BundleKeys::any_of(&plain_keys(options, settings, root)?));
+        return Ok(Trust {
+            keys: BundleKeys::any_of(&plain_keys(options, settings, root)?),
+            root_expired: None,
+            new_root: None,
+        });
     };
     let mut places = vec![dirs.incoming()];
     places.extend(options.bundle.as_deref().map(beside));
-    let stored = dirs.trusted_root();
-    let current = walk_roots(&pinned, Some(&stored), &places, persist, notes)?;
-    current
+    let pinned_bytes = read_capped(&pinned, MAX_ROOT_BYTES, "pinned root", None)?;
+    // Stored per pinned root: a root reached from another pinned root is never taken.
+    let stored = dirs.trusted_root(&mmc_bundle::sha256_hex(&pinned_bytes));
+    let (current, advanced) = walk_roots(&pinned, &pinned_bytes, Some(&stored), &places, notes)?;
+    let root_expired = current
         .check_expiry(now)
-        .map_err(|e| Refusal::Stale(format!("{e}; sign and ship a new root (mmc root rotate)")))?;
-    Ok(current.bundle_keys().clone())
+        .err()
+        .map(|e| format!("{e}; sign and ship a new root (mmc root rotate)"));
+    Ok(Trust {
+        keys: current.bundle_keys().clone(),
+        root_expired,
+        new_root: advanced.then(|| (stored, current.bytes.clone())),
+    })
 }
 
 /// The folder a file is in (`.` for a bare file name).
@@ -287,17 +338,18 @@ pub(crate) fn beside(file: &Path) -> PathBuf {
     }
 }
 
-/// The pinned root, the stored one if newer, then each `root-N.json` in `places` that follows;
-/// with `persist`, each accepted root is written to `stored`.
+/// The pinned root (`pinned_bytes`, read from `pinned`), the stored one if newer, then each
+/// `root-N.json` in `places` that follows. Also says whether the walk went past the stored root
+/// (what the caller stores once the run succeeded).
 pub(crate) fn walk_roots(
     pinned: &Path,
+    pinned_bytes: &[u8],
     stored: Option<&Path>,
     places: &[PathBuf],
-    persist: bool,
     notes: &mut Vec<String>,
-) -> Result<TrustedRoot, Refusal> {
+) -> Result<(TrustedRoot, bool), Refusal> {
     let read = |path: &Path, what: &str| read_capped(path, MAX_ROOT_BYTES, what, None);
-    let mut current = TrustedRoot::pinned(&read(pinned, "pinned root")?)
+    let mut current = TrustedRoot::pinned(pinned_bytes)
         .map_err(|e| format!("pinned root {}: {e}", pinned.display()))?;
     if let Some(stored_path) = stored.filter(|p| p.exists()) {
         let stored = TrustedRoot::pinned(&read(stored_path, "stored root")?).map_err(|e| {
@@ -310,6 +362,7 @@ pub(crate) fn walk_roots(
             current = stored;
         }
     }
+    let mut advanced = false;
     for _ in 0..MAX_ROOT_STEPS {
         let name = format!("root-{}.json", current.root.version + 1);
         let Some(path) = places.iter().map(|d| d.join(&name)).find(|p| p.is_file()) else {
@@ -332,17 +385,20 @@ pub(crate) fn walk_roots(
                 break;
             }
         };
-        if let (true, Some(stored_path)) = (persist, stored) {
-            if let Some(parent) = stored_path.parent() {
-                crate::platform::private_dir(parent)
-                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            }
-            write_atomic(stored_path, &next.bytes, ROOT_FILE)
-                .map_err(|e| format!("cannot write {}: {e}", stored_path.display()))?;
-        }
         current = next;
+        advanced = true;
     }
-    Ok(current)
+    Ok((current, advanced))
+}
+
+/// Stores the root a successful run walked to (see [`Picked::new_root`]).
+pub(crate) fn store_root(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        crate::platform::private_dir(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    write_atomic(path, bytes, ROOT_FILE)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// The stored root: public, but only root may change it.

@@ -107,7 +107,10 @@ pub(crate) fn run(mut parser: lexopt::Parser) -> Result<(), String> {
         Some(pinned) => {
             let mut notes = Vec::new();
             let places = [crate::trust::beside(&options.bundle)];
-            let root = crate::trust::walk_roots(pinned, None, &places, false, &mut notes)?;
+            let pinned_bytes =
+                read_capped(pinned, mmc_bundle::MAX_ROOT_BYTES, "pinned root", None)?;
+            let (root, _) =
+                crate::trust::walk_roots(pinned, &pinned_bytes, None, &places, &mut notes)?;
             for note in &notes {
                 eprintln!("mmc-agent: warning: {note}");
             }

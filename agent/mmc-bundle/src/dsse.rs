@@ -222,6 +222,26 @@ pub fn verify_bundle(
     keys: &BundleKeys,
     now: Timestamp,
 ) -> Result<Verified, VerifyError> {
+    verify_inner(envelope, archive, keys, Some(now))
+}
+
+/// [`verify_bundle`] without any check of time (the statement's window, key expiries): for
+/// telling why a bundle that failed only on time would otherwise be refused (its audience, the
+/// rollback floor). Never a reason to apply a bundle.
+pub fn verify_bundle_untimed(
+    envelope: &[u8],
+    archive: &[u8],
+    keys: &BundleKeys,
+) -> Result<Verified, VerifyError> {
+    verify_inner(envelope, archive, keys, None)
+}
+
+fn verify_inner(
+    envelope: &[u8],
+    archive: &[u8],
+    keys: &BundleKeys,
+    now: Option<Timestamp>,
+) -> Result<Verified, VerifyError> {
     check_size("signature envelope", envelope.len(), MAX_ENVELOPE_BYTES)?;
     check_size("archive", archive.len(), MAX_ARCHIVE_BYTES)?;
 
@@ -261,6 +281,17 @@ pub fn verify_bundle(
 
     let created = parse_time("created", &statement.created)?;
     let expires = parse_time("expires", &statement.expires)?;
+    let named = keys
+        .keys
+        .iter()
+        .find(|k| key_id(&k.key) == statement.key_id)
+        .expect("the named key is one of the signers, which are trusted keys");
+    let Some(now) = now else {
+        return Ok(Verified {
+            epoch: named.epoch,
+            statement,
+        });
+    };
     let now_text = Timestamp::from_second(now.as_second())
         .unwrap_or(now)
         .to_string();
@@ -276,17 +307,34 @@ pub fn verify_bundle(
             now: now_text,
         });
     }
-    let named = keys
-        .keys
-        .iter()
-        .find(|k| key_id(&k.key) == statement.key_id)
-        .expect("the named key is one of the signers, which are trusted keys");
-    if let Some(key_expires) = named.expires
-        && now >= key_expires
-    {
+    // Every key counted toward the threshold must still be valid, the named one above all: an
+    // expired key's signature counts for nothing.
+    let expired = |id: &String| {
+        keys.keys
+            .iter()
+            .any(|k| key_id(&k.key) == *id && k.expires.is_some_and(|at| now >= at))
+    };
+    let valid_now = signers.iter().filter(|id| !expired(id)).count();
+    if expired(&statement.key_id) || valid_now < keys.threshold.max(1) {
+        let id = if expired(&statement.key_id) {
+            statement.key_id.clone()
+        } else {
+            signers
+                .iter()
+                .find(|id| expired(id))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let at = keys
+            .keys
+            .iter()
+            .find(|k| key_id(&k.key) == id)
+            .and_then(|k| k.expires)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         return Err(VerifyError::KeyExpired {
-            key_id: statement.key_id,
-            expires: key_expires.to_string(),
+            key_id: id,
+            expires: at,
             now: now_text,
         });
     }

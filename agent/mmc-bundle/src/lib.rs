@@ -22,7 +22,9 @@ mod write;
 
 #[cfg(feature = "sign")]
 pub use dsse::sign;
-pub use dsse::{BundleKey, BundleKeys, Verified, VerifyError, pae, verify, verify_bundle};
+pub use dsse::{
+    BundleKey, BundleKeys, Verified, VerifyError, pae, verify, verify_bundle, verify_bundle_untimed,
+};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use extract::{ExtractError, Extracted, extract};
 pub use keys::{KeyError, key_id, parse_public_key, public_key_to_pem};

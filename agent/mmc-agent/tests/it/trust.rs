@@ -354,10 +354,7 @@ fn fast_forward_a_compromised_key_huge_version_is_recovered_by_rotating_the_epoc
     assert_eq!(mac.read(MOTD), "recovered\n");
     assert_eq!(state(&mac)["floor"]["epoch"], 2);
     // The agent stored root 2 as received.
-    assert_eq!(
-        fs::read(mac.path(&format!("{STATE_DIR}/trust/root.json"))).unwrap(),
-        root2
-    );
+    assert_eq!(fs::read(stored_root(&mac, &pinned)).unwrap(), root2);
 
     // K1 again, with an even higher version: its key is gone.
     let b = publish(
@@ -439,7 +436,7 @@ fn a_gap_in_the_root_chain_stays_at_the_trusted_root() {
     });
     let b1 = publish(&motd(8, "one\n"), &k1, &mac.dir.path().join("k1"));
     ok(&run_rooted(&mac, Some(&b1), &pinned));
-    assert!(!mac.exists(&format!("{STATE_DIR}/trust/root.json")));
+    assert!(!stored_root(&mac, &pinned).exists());
 }
 
 #[test]
@@ -551,4 +548,81 @@ fn verify_with_a_root_walks_the_roots_next_to_the_bundle() {
     let out = verify(&["--trust", "x.pem"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not both"));
+}
+
+/// Where the agent stores the newest root it reached from `pinned`.
+fn stored_root(mac: &Mac, pinned: &Path) -> PathBuf {
+    let sha = mmc_bundle::sha256_hex(&fs::read(pinned).unwrap());
+    mac.path(&format!("{STATE_DIR}/trust/{sha}.json"))
+}
+
+#[test]
+fn equivocation_two_candidates_with_one_version_are_both_refused() {
+    let mac = converged(5);
+    let incoming = mac.path(&format!("{STATE_DIR}/incoming"));
+    publish(&motd(6, "six\n"), &signer(), &incoming);
+    // Another archive under the same version, next to it (renamed so both are candidates).
+    let other = publish(
+        &motd(6, "other\n"),
+        &signer(),
+        &mac.dir.path().join("other"),
+    );
+    fs::copy(&other, incoming.join("stable-6b.tar.gz")).unwrap();
+    fs::copy(sig_of(&other), incoming.join("stable-6b.tar.gz.sig")).unwrap();
+    assert_refused(&mac, "EQUIVOCATION: ", || {
+        mac.agent("run", None, Some(&mac.trusted()), &["--format", "json"], "")
+    });
+}
+
+#[test]
+fn an_expired_bundle_that_is_also_a_rollback_is_refused_not_stale() {
+    let mac = converged(5);
+    let older = publish(&motd(4, "old\n"), &signer(), &mac.dir.path().join("old"));
+    // After every bundle's expiry: v4 fails on time, but it would be a rollback anyway.
+    assert_refused(&mac, "refusing to roll back", || {
+        run_plain(&mac, &older, &["--now", "2026-12-01T00:00:01Z"])
+    });
+}
+
+#[test]
+fn a_root_is_stored_only_by_a_run_that_applied_a_bundle_and_only_for_its_pinned_root() {
+    let (r1, k1, k2) = (key(41), key(51), key(52));
+    let (mac, pinned) = pinned_mac(&r1, &k1);
+    let dir = mac.out();
+    fs::write(
+        dir.join("root-2.json"),
+        signed_root(&root_doc(2, &[&r1], &[(&k2, 2)]), &[&r1]),
+    )
+    .unwrap();
+    // Root 2 verifies, but the bundle next to it is tampered: nothing is stored.
+    let b = publish(&motd(5, "two\n"), &k2, &dir);
+    let mut bytes = fs::read(&b).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    fs::write(&b, &bytes).unwrap();
+    assert_refused(&mac, "SHA-256 does not match", || {
+        run_rooted(&mac, Some(&b), &pinned)
+    });
+    assert!(!stored_root(&mac, &pinned).exists());
+    // A good bundle: root 2 is stored, under this pinned root's name.
+    let b = publish(&motd(6, "two\n"), &k2, &mac.dir.path().join("good"));
+    fs::copy(
+        dir.join("root-2.json"),
+        mac.dir.path().join("good/root-2.json"),
+    )
+    .unwrap();
+    ok(&run_rooted(&mac, Some(&b), &pinned));
+    assert!(stored_root(&mac, &pinned).exists());
+    // Another pinned root (another fleet's) never sees it: K2 is unknown to it.
+    let (r9, k9) = (key(49), key(59));
+    let other = mac.dir.path().join("other-root-1.json");
+    fs::write(
+        &other,
+        signed_root(&root_doc(1, &[&r9], &[(&k9, 1)]), &[&r9]),
+    )
+    .unwrap();
+    let b = publish(&motd(7, "x\n"), &k2, &mac.dir.path().join("x"));
+    assert_refused(&mac, "signed by unknown key", || {
+        run_rooted(&mac, Some(&b), &other)
+    });
 }

@@ -362,3 +362,36 @@ fn signatures_are_added_one_holder_at_a_time_without_touching_the_payload() {
     assert_eq!(crate::signature_key_ids(&two).len(), 2);
     assert_eq!(crate::read_unverified(&unsigned).unwrap(), doc);
 }
+
+#[test]
+fn an_expired_key_does_not_count_toward_the_threshold() {
+    let (r1, a, b) = (k(11), k(21), k(22));
+    let mut doc = root(1, &[&r1], 1, &[(&a, 1)]);
+    doc.bundle_keys
+        .push(delegated_key(&b.verifying_key(), 1, "2026-11-25T00:00:00Z"));
+    doc.bundle_threshold = 2;
+    let trusted = TrustedRoot::pinned(&signed(&doc, &[&r1])).unwrap();
+    let archive = sample_archive();
+    let statement = statement_for(&archive, &a);
+    let payload = serde_json::to_vec(&statement).unwrap();
+    let one: serde_json::Value =
+        serde_json::from_slice(&sign_envelope(BUNDLE_PAYLOAD_TYPE, &payload, &a)).unwrap();
+    let two: serde_json::Value =
+        serde_json::from_slice(&sign_envelope(BUNDLE_PAYLOAD_TYPE, &payload, &b)).unwrap();
+    let mut both = one.clone();
+    both["signatures"] = json!([one["signatures"][0], two["signatures"][0]]);
+    let envelope = serde_json::to_vec(&both).unwrap();
+    // Before B expired: two valid signers.
+    let before: jiff::Timestamp = "2026-11-24T12:00:00Z".parse().unwrap();
+    assert!(verify_bundle(&envelope, &archive, trusted.bundle_keys(), before).is_ok());
+    // After: B's signature counts for nothing, so the threshold of 2 is not met.
+    let err = verify_bundle(&envelope, &archive, trusted.bundle_keys(), now()).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::KeyExpired { key_id, .. } if *key_id == key_id_of(&b)),
+        "{err}"
+    );
+}
+
+fn key_id_of(k: &SigningKey) -> String {
+    key_id(&k.verifying_key())
+}
